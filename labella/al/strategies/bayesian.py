@@ -1,0 +1,1 @@
+"""Strategy family module; see labella/al/strategies/__init__.py."""
