@@ -69,7 +69,7 @@ def test_exhausted_pool_is_a_clear_error(name: str, single_pool) -> None:
 
 @pytest.mark.parametrize("name", SINGLE)
 def test_can_take_the_whole_remaining_pool(name: str, single_pool) -> None:
-    pool, head = single_pool
+    pool, _ = single_pool
     small = Pool(pool.X[:20], pool.y[:20], pool.n_classes)
     lab = small.labeled_indices
     if len(lab) == 0 or len(np.unique(small.y[lab])) < 2:
