@@ -1,0 +1,192 @@
+"""The ``labella`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from labella.errors import LabellaError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Labella: label the items that teach your model most.",
+)
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+@app.command("strategies")
+def strategies_cmd() -> None:
+    """List every registered query strategy and pipeline with its description."""
+    from labella.al.pipelines import DEFAULT_STRATEGY, PIPELINES
+    from labella.al.strategies import REGISTRY
+
+    table = Table(title="Query strategies")
+    table.add_column("name", style="bold")
+    table.add_column("kind")
+    table.add_column("description")
+    table.add_column("reference", overflow="fold")
+    for name, pipe in PIPELINES.items():
+        if name == "random":
+            continue
+        mark = " (default)" if name == DEFAULT_STRATEGY else ""
+        table.add_row(name, "pipeline" + mark,
+                      f"{pipe.strategy} queries, {pipe.head} head, {pipe.cold_start or 'random'} "
+                      "first batch.", "docs/default-strategy.md")
+    for info in REGISTRY:
+        kinds = [k for k, on in (("single", info.single_label), ("multi", info.multi_label),
+                                 ("cold-start", info.cold_start), ("stream", info.stream)) if on]
+        table.add_row(info.name, ", ".join(kinds), info.description, info.reference)
+    Console(width=200).print(table)
+
+
+def _featurise(items: list[str], modality: str, featuriser: str | None, cache_dir: Path | None,
+               progress: Progress):
+    from labella.features.cache import EmbeddingCache
+    from labella.features.registry import default_featuriser, get_featuriser
+
+    feat = get_featuriser(featuriser) if featuriser else default_featuriser(modality)
+    task = progress.add_task(f"featurising ({feat.key})", total=len(items))
+    cache = EmbeddingCache(cache_dir or _default_cache_dir() / "embeddings")
+
+    def cb(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return cache.get_or_compute(feat, items, progress=cb), feat.key
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("LABELLA_CACHE_DIR", Path.home() / ".cache" / "labella"))
+
+
+def run_simulation(
+    data_path: Path, *, task: str | None, multi_label: bool | None, strategies: str | None,
+    budget: int, batch_size: int, initial: int, seeds: int, test_fraction: float,
+    featuriser: str | None, cache_dir: Path | None,
+) -> dict:
+    """Load, featurise, split and simulate; returns the result JSON as a dict."""
+    import numpy as np
+
+    from labella import datafiles
+    from labella.al.pipelines import DEFAULT_STRATEGY, pipeline_for
+    from labella.al.simulate import simulate
+
+    data = datafiles.load(data_path, task=task, multi_label=multi_label)
+    if data.skipped:
+        console.print(f"[yellow]skipped {len(data.skipped)} row(s):[/] " + "; ".join(data.skipped[:5]))
+    names = [s.strip() for s in strategies.split(",")] if strategies else [DEFAULT_STRATEGY, "random"]
+    if "random" not in names:
+        names.append("random")
+    pipes = {n: pipeline_for(n) for n in names}
+    with _progress() as progress:
+        X, key = _featurise(data.items, data.modality, featuriser, cache_dir, progress)
+        pool_rows, test_rows = datafiles.split(data, test_fraction=test_fraction, seed=0)
+        sim_task = progress.add_task("simulating", total=None)
+
+        def cb(done: int, total: int) -> None:
+            progress.update(sim_task, completed=done, total=total)
+
+        body = simulate(
+            np.asarray(X[pool_rows]), data.y[pool_rows], np.asarray(X[test_rows]), data.y[test_rows],
+            n_classes=data.n_classes, multi_label=data.multi_label, pipelines=pipes,
+            budget=budget, batch_size=batch_size, initial=initial, seeds=seeds, progress=cb,
+        )
+    return {"dataset": data.name, "task": data.modality, "multi_label": data.multi_label,
+            "featuriser": key, "classes": data.class_names, **body}
+
+
+def _summary(result: dict) -> Table:
+    from labella.al.metrics import savings
+
+    fs = result["full_score"]
+    table = Table(title=f"{result['dataset']}: {result['metric']} target 95% of {fs:.3f} = "
+                        f"{0.95 * fs:.3f} (pool {result['n_pool']}, test {result['n_test']})")
+    for col in ("strategy", "labels to 95%", "vs random", "score at end", "s / query"):
+        table.add_column(col)
+    rnd = result["strategies"].get("random")
+    for name, s in result["strategies"].items():
+        ratio = "-"
+        if rnd and name != "random" and s["labels_to_95"]:
+            sv = savings(s["labels"], s["mean"], rnd["labels"], rnd["mean"], 0.95 * fs)
+            if sv is not None and sv.factor is not None:
+                ratio = f"{'>=' if sv.lower_bound else ''}{sv.factor:.2f}x fewer"
+        table.add_row(name, str(s["labels_to_95"] or "not reached"), ratio,
+                      f"{s['mean'][-1]:.3f}", f"{s['seconds_per_query']:.3f}")
+    return table
+
+
+@app.command("simulate")
+def simulate_cmd(
+    data: Annotated[Path, typer.Argument(help="CSV/JSONL/Parquet table or image directory.")],
+    task: Annotated[str | None, typer.Option(help="text or image (inferred if omitted).")] = None,
+    multi_label: Annotated[bool | None, typer.Option(
+        "--multi-label/--single-label", help="Inferred from the columns if omitted.")] = None,
+    strategies: Annotated[str | None, typer.Option(
+        help="Comma-separated names (see `labella strategies`); default: the default and random.")] = None,
+    budget: Annotated[int, typer.Option(help="Labels to simulate up to.")] = 500,
+    batch_size: Annotated[int, typer.Option(help="Labels per query round.")] = 10,
+    initial: Annotated[int, typer.Option(help="Size of the first (cold-start) batch.")] = 10,
+    seeds: Annotated[int, typer.Option(help="Repetitions with different seeds.")] = 3,
+    test_fraction: Annotated[float, typer.Option(help="Test share when the data has no split.")] = 0.2,
+    out: Annotated[Path | None, typer.Option(help="Write the result JSON here.")] = None,
+    featuriser: Annotated[str | None, typer.Option(help="Featuriser name (default: by task).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache directory.")] = None,
+) -> None:
+    """Simulate labelling DATA with an oracle and compare strategies against random sampling."""
+    if task not in (None, "text", "image"):
+        raise typer.BadParameter("--task must be text or image")
+    try:
+        result = run_simulation(
+            data, task=task, multi_label=multi_label, strategies=strategies, budget=budget,
+            batch_size=batch_size, initial=initial, seeds=seeds, test_fraction=test_fraction,
+            featuriser=featuriser, cache_dir=cache_dir,
+        )
+    except LabellaError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if out:
+        out.write_text(json.dumps(result, indent=1))
+        console.print(f"wrote {out}")
+    Console().print(_summary(result))
+
+
+@app.command("demo")
+def demo_cmd(
+    budget: Annotated[int, typer.Option(help="Labels to simulate up to.")] = 300,
+    seeds: Annotated[int, typer.Option(help="Repetitions with different seeds.")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Write the result JSON here.")] = None,
+) -> None:
+    """Offline demo: simulate active learning on scikit-learn's bundled digits images."""
+    from labella.demo import write_digits
+
+    folder = write_digits(_default_cache_dir() / "demo" / "digits")
+    console.print(f"digits images in {folder}")
+    simulate_cmd(folder, task="image", multi_label=False, strategies=None, budget=budget,
+                 batch_size=20, initial=10, seeds=seeds, test_fraction=0.2, out=out,
+                 featuriser=None, cache_dir=None)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("LABELLA_LOG_LEVEL", "WARNING"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()
