@@ -1,25 +1,29 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast lint demo bench
+.PHONY: install demo test test-fast lint bench
 
-install:            ## create .venv with torch (CPU) and labella[text,image,dev]
+$(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0            # CPU wheel first, never a CUDA build
 	$(PY) -m pip install -q -e '.[text,image,dev]'
+	touch $(STAMP)
 
-test:               ## the full suite (slow tests included)
-	$(PY) -m pytest -q
+install: $(STAMP)   ## create .venv with torch (CPU) and labella[text,image,dev]
 
-test-fast:          ## skip slow / browser / postgres tests
+demo: $(STAMP)      ## offline demo: simulate active learning on bundled digits
+	HF_HUB_OFFLINE=1 $(VENV)/bin/labella demo
+
+test: $(STAMP)      ## the whole suite (slow tests included; Postgres/browser ones skip without their services)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+test-fast: $(STAMP) ## skip slow / browser / postgres tests
 	$(PY) -m pytest -q -m "not slow and not browser and not postgres"
 
-lint:
+lint: $(STAMP)
 	$(VENV)/bin/ruff check labella tests benchmarks
-	$(VENV)/bin/mypy
 
-demo:
-	$(VENV)/bin/labella simulate --demo
-
-bench:
+bench: $(STAMP)
 	$(PY) benchmarks/label_efficiency.py
