@@ -31,10 +31,17 @@ def _progress() -> Progress:
 
 
 @app.command("strategies")
-def strategies_cmd() -> None:
+def strategies_cmd(
+    markdown: Annotated[bool, typer.Option(help="Print the Markdown reference table.")] = False,
+) -> None:
     """List every registered query strategy and pipeline with its description."""
     from labella.al.pipelines import DEFAULT_STRATEGY, PIPELINES
     from labella.al.strategies import REGISTRY
+    from labella.al.strategies.registry import markdown_table
+
+    if markdown:
+        typer.echo(markdown_table(REGISTRY), nl=False)
+        return
 
     table = Table(title="Query strategies")
     table.add_column("name", style="bold")

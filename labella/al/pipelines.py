@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from labella.al.heads import Head, SklearnHead, logistic_regression
 from labella.al.strategies import REGISTRY
+from labella.al.tuned import TunedLogisticHead
 from labella.errors import UnknownNameError
 
 HeadFactory = Callable[[int, bool], Head]
@@ -38,9 +39,15 @@ def balanced_head(n_classes: int, multi_label: bool) -> Head:
     return SklearnHead(est, n_classes, multi_label=multi_label)
 
 
+def tuned_head(n_classes: int, multi_label: bool) -> Head:
+    """Class-balanced logistic regression that re-tunes C when its labels double."""
+    return TunedLogisticHead(n_classes, multi_label=multi_label)
+
+
 HEAD_FACTORIES: dict[str, HeadFactory] = {
     "logistic_regression": plain_head,
     "balanced_logistic_regression": balanced_head,
+    "tuned_logistic_regression": tuned_head,
 }
 
 
@@ -73,7 +80,7 @@ DEFAULT_STRATEGY = "labella"
 PIPELINES: dict[str, Pipeline] = {
     "random": Pipeline("random"),
     DEFAULT_STRATEGY: Pipeline(
-        "margin", head="balanced_logistic_regression", cold_start="typiclust"
+        "margin", head="tuned_logistic_regression", cold_start="typiclust"
     ),
 }
 

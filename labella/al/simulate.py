@@ -83,8 +83,11 @@ def run_curve(
     scores: list[float] = []
     query_seconds: list[float] = []
     points = checkpoints(initial=initial, batch_size=batch_size, budget=budget, n_pool=len(X_pool))
+    # one head for the whole run, refitted each round: a head may carry state across
+    # rounds (e.g. its tuned regularisation), as it does in the labelling loop
+    head = pipeline.make_head(n_classes, multi_label)
     for i, n_labeled in enumerate(points):
-        head = _fit(pipeline.make_head(n_classes, multi_label), pool)
+        head = _fit(head, pool)
         labels.append(n_labeled)
         scores.append(_score(head, X_test, y_test, multi_label=multi_label))
         if on_step:

@@ -72,3 +72,15 @@ def register(cls: S | None = None, *, cold_start: bool = False, stream: bool = F
         return REGISTRY.register(c, cold_start=cold_start, stream=stream)
 
     return deco(cls) if cls is not None else deco
+
+
+def markdown_table(registry: Registry) -> str:
+    """The strategy reference as a Markdown table (docs/strategies.md is generated from it)."""
+    lines = [
+        "| name | single | multi | cold start | stream | description | reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i in registry:
+        flags = ["yes" if f else "" for f in (i.single_label, i.multi_label, i.cold_start, i.stream)]
+        lines.append(f"| `{i.name}` | " + " | ".join(flags) + f" | {i.description} | {i.reference} |")
+    return "\n".join(lines) + "\n"
