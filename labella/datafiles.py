@@ -151,8 +151,14 @@ def load_table(path: Path, *, multi_label: bool | None = None, dedupe: bool = Tr
     y, names = _encode(labels, multi_label=multi_label)
     if not multi_label and len(names) < 2:
         raise DataError(f"{path.name}: single-label data needs at least 2 classes; found {names}")
-    return LabelledData(path.stem, "text", multi_label, texts, names, y,
+    return LabelledData(_name(path), "text", multi_label, texts, names, y,
                         _split_mask(splits if has_split else None), skipped)
+
+
+def _name(path: Path) -> str:
+    """A dataset's name: the file stem, or the folder's name for generic stems like data.csv."""
+    generic = {"data", "dataset", "train", "all", "labels"}
+    return path.parent.name if path.stem.lower() in generic and path.parent.name else path.stem
 
 
 def _images_under(folder: Path) -> list[Path]:
