@@ -14,7 +14,7 @@ from typing import Any
 
 from sklearn.linear_model import LogisticRegression
 
-from labella.al.heads import Head, SklearnHead, logistic_regression
+from labella.al.heads import Head, SklearnHead, logistic_regression, mlp, sgd
 from labella.al.strategies import REGISTRY
 from labella.al.tuned import TunedLogisticHead
 from labella.errors import UnknownNameError
@@ -48,6 +48,8 @@ HEAD_FACTORIES: dict[str, HeadFactory] = {
     "logistic_regression": plain_head,
     "balanced_logistic_regression": balanced_head,
     "tuned_logistic_regression": tuned_head,
+    "sgd": lambda n, ml: sgd(n, multi_label=ml),
+    "mlp": lambda n, ml: mlp(n, multi_label=ml),
 }
 
 
