@@ -82,7 +82,7 @@ DEFAULT_STRATEGY = "labella"
 PIPELINES: dict[str, Pipeline] = {
     "random": Pipeline("random"),
     DEFAULT_STRATEGY: Pipeline(
-        "margin", head="tuned_logistic_regression", cold_start="typiclust"
+        "margin", head="balanced_logistic_regression", cold_start=None
     ),
 }
 
