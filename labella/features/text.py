@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import metadata
@@ -229,8 +230,6 @@ def export_minilm_onnx(model_dir: Path, out: Path) -> None:
 
     example = torch.ones((2, 8), dtype=torch.long)
     axes = {name: {0: "batch", 1: "sequence"} for name in (*_INPUTS, "last_hidden_state")}
-    import warnings
-
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer chatter about the legacy exporter
         torch.onnx.export(

@@ -43,8 +43,10 @@ def test_onnx_matches_torch_and_weights_are_imagenet(model_cache: Path) -> None:
 
     torch = pytest.importorskip("torch")
     model = load_effnet_torch()
+    pixels = np.stack([preprocess(p) for p in photos]).astype(np.float32)  # (2, 224, 224, 3)
+    x = torch.from_numpy((pixels / 255 - 0.5) / 0.5).permute(0, 3, 1, 2)  # TF-Lite normalisation
     with torch.no_grad():
-        top5 = model(torch.from_numpy(np.stack([preprocess(p) for p in photos]))).topk(5).indices
+        top5 = model(x).topk(5).indices
     assert {BELL_COTE, BOATHOUSE, LAKESIDE} & set(top5[0].tolist())
     assert DAISY in top5[1].tolist()
 
