@@ -99,7 +99,7 @@ def read_image_bytes(item: ImageItem, *, index: int = 0) -> bytes:
             return Path(item).read_bytes()
         except OSError as exc:
             raise DataError(f"image item {index}: cannot read {item!s}: {exc}") from exc
-    raise DataError(f"image item {index} should be bytes or a path, got {type(item).__name__}")
+    raise DataError(f"image item {index}: should be bytes or a path, got {type(item).__name__}")
 
 
 def decode_image(item: ImageItem, *, size: int, mode: str = "RGB", index: int = 0) -> np.ndarray:
@@ -124,8 +124,9 @@ def decode_image(item: ImageItem, *, size: int, mode: str = "RGB", index: int = 
             im = im.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8).reshape(size, size, -1)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        where = f" ({item!s})" if not isinstance(item, bytes | bytearray | memoryview) else ""
-        raise DataError(f"image item {index}{where} is not a readable image: {exc}") from exc
+        where = "" if isinstance(item, bytes | bytearray | memoryview) else f"{os.fspath(item)}: "
+        why = "unknown or corrupt format" if isinstance(exc, UnidentifiedImageError) else str(exc)
+        raise DataError(f"image item {index}: {where}not a readable image ({why})") from exc
 
 
 def check_output(x: np.ndarray, *, n: int, dim: int, key: str) -> np.ndarray:

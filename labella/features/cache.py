@@ -188,9 +188,9 @@ class _KeyStore:
                 pass
 
 
-def _describe(item: object, msg: str) -> str:
-    """An error message naming the file when the item was given as a path."""
-    return f"{os.fspath(item)}: {msg}" if isinstance(item, str | os.PathLike) else msg
+def _reason(exc: Exception) -> str:
+    """A featuriser's error message without its own "image item N: " prefix (N is its index)."""
+    return re.sub(r"^\w+ item \d+: ", "", str(exc))
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -278,25 +278,26 @@ class EmbeddingCache:
         items = list(items)  # also makes a pandas Series positional
         n = len(items)
         hashes: list[bytes] = []
-        payloads: dict[bytes, str | bytes] = {}  # distinct misses, first-seen order
+        payloads: dict[bytes, ImageItem] = {}  # distinct misses, first-seen order
         positions: dict[bytes, list[int]] = {}
         errors: dict[int, str] = {}
         for i, item in enumerate(items):
             if text:
                 if not isinstance(item, str):
                     raise DataError(f"text item {i} should be a str, got {type(item).__name__}")
-                payload: str | bytes = item
+                h = content_hash(item)
             else:
                 try:
-                    payload = read_image_bytes(item, index=i)
+                    h = content_hash(read_image_bytes(item, index=i))
                 except DataError as exc:
-                    errors[i] = str(exc)
+                    errors[i] = _reason(exc)
                     hashes.append(b"")
                     continue
-            h = content_hash(payload)
             hashes.append(h)
             if h not in store.index:
-                payloads.setdefault(h, payload)
+                # a path is passed on (and read again) rather than its bytes kept: memory stays
+                # proportional to the number of items, not to their size
+                payloads.setdefault(h, item)
                 positions.setdefault(h, []).append(i)
         done = n - len(errors) - sum(len(p) for p in positions.values())
         if progress is not None:
@@ -309,7 +310,7 @@ class EmbeddingCache:
             ok, vecs, bad = self._embed_chunk(featuriser, [payloads[h] for h in todo])
             for j, msg in bad.items():
                 for i in positions[todo[j]]:
-                    errors[i] = msg if text else _describe(items[i], msg)
+                    errors[i] = msg
             if ok:
                 ids = np.array([todo[j] for j in ok], dtype=_ID_DTYPE)
                 written.add(store.write(ids, vecs).name)
@@ -328,7 +329,7 @@ class EmbeddingCache:
 
     @staticmethod
     def _embed_chunk(
-        featuriser: Featuriser, payloads: list[str | bytes]
+        featuriser: Featuriser, payloads: list[ImageItem]
     ) -> tuple[list[int], np.ndarray, dict[int, str]]:
         """Embed a chunk; on bad input, retry item by item to isolate the bad ones.
 
@@ -341,7 +342,7 @@ class EmbeddingCache:
             return list(range(len(payloads))), vecs, {}
         except DataError as exc:
             if len(payloads) == 1:
-                return [], np.zeros((0, dim), dtype=np.float32), {0: str(exc)}
+                return [], np.zeros((0, dim), dtype=np.float32), {0: _reason(exc)}
         ok: list[int] = []
         rows: list[np.ndarray] = []
         bad: dict[int, str] = {}
@@ -351,6 +352,6 @@ class EmbeddingCache:
                 rows.append(check_output(v, n=1, dim=dim, key=featuriser.key))
                 ok.append(j)
             except DataError as exc:
-                bad[j] = str(exc)
+                bad[j] = _reason(exc)
         vecs = np.concatenate(rows) if rows else np.zeros((0, dim), dtype=np.float32)
         return ok, vecs, bad
