@@ -10,8 +10,8 @@ Images: sign-language-digit photos (JPEG files) through ``EfficientNetLite0Featu
 through a bare loop over the same ONNX file: Pillow open, RGB, resize to 224x224 bilinear, feed
 the uint8 pixels (the graph scales them), batches of 1. Decoding is included in both.
 
-Runs are interleaved (Labella, bare, Labella, ...) so drifting machine load hits both alike; the
-table shows median throughputs and the median of the per-run ratios. Each pair's outputs are
+Runs are interleaved (Labella, bare, bare, Labella, ...: the order alternates) so drifting machine
+load hits both alike; the table shows median throughputs and the median of the per-run ratios. Each pair's outputs are
 compared too (max abs difference). Nothing is asserted: speed is reported, not tested.
 
     python benchmarks/featurise_throughput.py [--runs 5] [--texts 2000] [--images 300]
@@ -115,13 +115,14 @@ def measure(contenders: dict[str, Callable[[list], np.ndarray]], items: list, ru
     diffs: dict[str, float] = {}
     for fn in contenders.values():  # warm up: sessions, export, allocator, file cache
         fn(items[:16])
-    for _ in range(runs):
+    for run in range(runs):
         outputs = {}
-        for name, fn in contenders.items():
+        order = list(contenders.items())
+        for name, fn in order if run % 2 == 0 else order[::-1]:  # alternate who goes first
             t0 = time.perf_counter()
             outputs[name] = fn(items)
             rates[name].append(len(items) / (time.perf_counter() - t0))
-        ref = next(iter(outputs.values()))
+        ref = outputs[next(iter(contenders))]
         for name, out in outputs.items():
             diffs[name] = max(diffs.get(name, 0.0), float(np.abs(out - ref).max()))
     return rates, diffs
