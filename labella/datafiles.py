@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ class LabelledData:
     """
 
     name: str
-    modality: str
+    modality: Literal["text", "image"]
     multi_label: bool
     items: list[str]
     class_names: list[str]
@@ -83,19 +84,21 @@ def _split_labels(raw: str) -> list[str]:
 
 
 def _encode(
-    labels: Sequence[str] | Sequence[list[str]], *, multi_label: bool
+    labels: Sequence[str | list[str]], *, multi_label: bool
 ) -> tuple[np.ndarray, list[str]]:
     if multi_label:
-        names = sorted({n for row in labels for n in row})  # type: ignore[union-attr]
+        rows = [[row] if isinstance(row, str) else row for row in labels]
+        names = sorted({n for row in rows for n in row})
         col = {n: j for j, n in enumerate(names)}
-        y = np.zeros((len(labels), len(names)), dtype=np.int8)
-        for i, row in enumerate(labels):
-            for n in row:  # type: ignore[union-attr]
+        y = np.zeros((len(rows), len(names)), dtype=np.int8)
+        for i, row in enumerate(rows):
+            for n in row:
                 y[i, col[n]] = 1
         return y, names
-    names = sorted(set(labels))  # type: ignore[arg-type]
+    flat = [row if isinstance(row, str) else "|".join(row) for row in labels]
+    names = sorted(set(flat))
     col = {n: j for j, n in enumerate(names)}
-    return np.array([col[n] for n in labels], dtype=np.int64), names  # type: ignore[index]
+    return np.array([col[n] for n in flat], dtype=np.int64), names
 
 
 def _split_mask(splits: list[str] | None) -> np.ndarray | None:

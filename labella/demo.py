@@ -20,6 +20,6 @@ def write_digits(folder: Path) -> Path:
         d = folder / str(label)
         d.mkdir(parents=True, exist_ok=True)
         pixels = (255 - img * 255 / 16).astype(np.uint8)  # dark digit on light ground
-        Image.fromarray(pixels).resize((32, 32), Image.BILINEAR).save(d / f"{i:04d}.png")
+        Image.fromarray(pixels).resize((32, 32), Image.Resampling.BILINEAR).save(d / f"{i:04d}.png")
     done.write_text("ok")
     return folder

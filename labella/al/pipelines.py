@@ -87,12 +87,17 @@ PIPELINES: dict[str, Pipeline] = {
 }
 
 
+STRATEGY_HEADS: dict[str, str] = {"bald": "mlp"}
+"""Strategies that need a particular head (BALD samples MC dropout from the MLP head)."""
+
+
 def pipeline_for(name: str) -> Pipeline:
-    """The named pipeline, or a registered strategy with the plain head and random start."""
+    """The named pipeline, or a registered strategy with its head (the plain one unless it
+    needs another) and a random start."""
     if name in PIPELINES:
         return PIPELINES[name]
     REGISTRY.info(name)  # raises UnknownNameError listing the known names
-    return Pipeline(name)
+    return Pipeline(name, head=STRATEGY_HEADS.get(name, "logistic_regression"))
 
 
 def known_names() -> list[str]:

@@ -242,6 +242,20 @@ class EmbeddingCache:
         store.compact()
         store.sweep()
 
+    def lookup(self, featuriser: Featuriser, hashes: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Cached vectors for content hashes (as :func:`content_hash` gives them), computing nothing.
+
+        Returns:
+            ``(vectors, found)``: float32 ``(len(hashes), dim)`` with zero rows where
+            ``found`` (bool ``(len(hashes),)``) is false.
+        """
+        store = self._store(featuriser)
+        found = np.fromiter((h in store.index for h in hashes), dtype=bool, count=len(hashes))
+        out = np.zeros((len(hashes), store.dim), dtype=np.float32)
+        if found.any():
+            out[found] = store.gather([h for h, ok in zip(hashes, found, strict=True) if ok])
+        return out, found
+
     def get_or_compute(
         self,
         featuriser: Featuriser,

@@ -202,3 +202,56 @@ class PixelFeaturiser:
             if progress is not None:
                 progress(sl.stop, len(items))
         return check_output(l2_normalise(out), n=len(items), dim=self.dim, key=self.key)
+
+
+class HashingFeaturiser:
+    """Hashed word and character n-gram counts (scikit-learn's ``HashingVectorizer``), TF
+    weighted, L2-normalised: a torch-free, corpus-independent text featuriser.
+
+    Weaker than sentence embeddings and than TF-IDF + SVD, but needs no fit, so a server
+    project can use it for every import (TF-IDF's vocabulary would change with each one).
+
+    Args:
+        dim: number of hash buckets (embedding width).
+    """
+
+    modality: Literal["text"] = "text"
+
+    def __init__(self, dim: int = 2048) -> None:
+        if dim < 16:
+            raise ValueError(f"dim must be >= 16, got {dim}")
+        self._dim = dim
+
+    def __repr__(self) -> str:
+        return f"HashingFeaturiser(dim={self._dim})"
+
+    @property
+    def key(self) -> str:
+        return f"text/hashing/word12-char35-{self._dim}/l2/v1"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(
+        self,
+        items: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Hashed n-gram vectors of ``items`` in order: ``float32`` (n, dim), L2-normalised."""
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        texts = [str(t) for t in items]
+        words = HashingVectorizer(n_features=self._dim, ngram_range=(1, 2), alternate_sign=False,
+                                  norm=None, lowercase=True)
+        chars = HashingVectorizer(n_features=self._dim, analyzer="char_wb", ngram_range=(3, 5),
+                                  alternate_sign=False, norm=None, lowercase=True)
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        for sl in batches(len(texts), batch_size or 1024):
+            block = words.transform(texts[sl]) + 0.5 * chars.transform(texts[sl])
+            out[sl] = np.sqrt(block.toarray())  # damp frequent n-grams
+            if progress is not None:
+                progress(sl.stop, len(texts))
+        return check_output(l2_normalise(out), n=len(texts), dim=self.dim, key=self.key)

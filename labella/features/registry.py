@@ -10,7 +10,7 @@ from typing import Any
 
 from labella.errors import UnknownNameError
 from labella.features.base import Featuriser, Modality
-from labella.features.fallback import PixelFeaturiser, TfidfSvdFeaturiser
+from labella.features.fallback import HashingFeaturiser, PixelFeaturiser, TfidfSvdFeaturiser
 from labella.features.image import EfficientNetLite0Featuriser, effnet_available
 from labella.features.text import (
     MiniLMFeaturiser,
@@ -92,6 +92,10 @@ def register_builtins(registry: FeaturiserRegistry) -> None:
     registry.register(
         "tfidf", _tfidf, modality="text",
         description="TF-IDF + truncated SVD fitted on the project's texts (no torch)",
+    )
+    registry.register(
+        "hashing", HashingFeaturiser, modality="text",
+        description="hashed word and character n-grams (no torch, no fit)",
     )
     registry.register(
         "pixels", PixelFeaturiser, modality="image",

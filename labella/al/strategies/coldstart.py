@@ -110,7 +110,8 @@ class TypiClust(Strategy):
         free = ~pool.labeled_mask
         n_free = np.bincount(labels[free], minlength=k_clusters)
         ranked: dict[int, tuple[list[int], list[float]]] = {}
-        picks, scores = [], []
+        picks: list[int] = []
+        scores: list[float] = []
         while len(picks) < n:
             ok = n_free > 0
             if (ok & (sizes >= self.min_cluster_size)).any():
