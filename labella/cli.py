@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labella.errors import LabellaError
+
+if TYPE_CHECKING:
+    from labella.features.base import Modality
 
 app = typer.Typer(
     add_completion=False,
@@ -62,7 +65,7 @@ def strategies_cmd(
     Console(width=200).print(table)
 
 
-def _featurise(items: list[str], modality: str, featuriser: str | None, cache_dir: Path | None,
+def _featurise(items: list[str], modality: Modality, featuriser: str | None, cache_dir: Path | None,
                progress: Progress):
     from labella.features.cache import EmbeddingCache
     from labella.features.registry import default_featuriser, get_featuriser
@@ -189,6 +192,15 @@ def demo_cmd(
     simulate_cmd(folder, task="image", multi_label=False, strategies=None, budget=budget,
                  batch_size=20, initial=10, seeds=seeds, test_fraction=0.2, out=out,
                  featuriser=featuriser, cache_dir=None)
+
+
+def _register_server_commands() -> None:
+    from labella.cli_server import register
+
+    register(app)
+
+
+_register_server_commands()
 
 
 def main() -> None:

@@ -1,0 +1,322 @@
+"""Python SDK for a Labella server (imports nothing from the server side).
+
+    from labella.client import Client
+    c = Client("http://127.0.0.1:8000", token=TOKEN)       # or Client.from_env()
+    p = c.create_project(name="reviews", task="text", multi_label=False, labels=["neg", "pos"])
+    p.import_file("reviews.csv").wait()
+    items = p.next(n=5)
+    p.annotate(items[0].id, label="pos")
+    p.metrics()
+    p.export("labels.jsonl")
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "label_studio", ".zip": "hf"}
+
+
+class LabellaClientError(Exception):
+    """The server refused a request; ``status`` is the HTTP status, ``detail`` its reason."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+class JobFailed(LabellaClientError):
+    """A job ended failed or cancelled."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    strategy: str
+    score: float | None
+    model_version: int
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    text: str | None
+    image_url: str | None
+    image_name: str | None
+    suggestion: list[str] | None
+    confidence: float | None
+    reason: Reason
+
+
+class Client:
+    """A connection to a Labella server.
+
+    Args:
+        url: the server, e.g. ``http://127.0.0.1:8000``.
+        token: an API token (``labella token create`` prints one).
+        timeout: seconds per request.
+    """
+
+    def __init__(self, url: str, *, token: str, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+    @classmethod
+    def from_env(cls) -> Client:
+        """From ``LABELLA_URL`` (default ``http://127.0.0.1:8000``) and ``LABELLA_TOKEN``."""
+        token = os.environ.get("LABELLA_TOKEN")
+        if not token:
+            raise LabellaClientError(0, "LABELLA_TOKEN is not set; create one with "
+                                        "'labella token create'")
+        return cls(os.environ.get("LABELLA_URL", "http://127.0.0.1:8000"), token=token)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = self._http.request(method, path, **kwargs)
+        if r.status_code >= 400:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise LabellaClientError(r.status_code, str(detail))
+        if r.status_code == 204 or not r.content:
+            return None
+        if r.headers.get("content-type", "").startswith("application/json"):
+            return r.json()
+        return r.content
+
+    def download(self, path: str, dest: Path, **params: Any) -> Path:
+        with self._http.stream("GET", path, params=params) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise LabellaClientError(r.status_code, r.text)
+            with dest.open("wb") as out:
+                for chunk in r.iter_bytes():
+                    out.write(chunk)
+        return dest
+
+    # -- top level ---------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/api/me")
+        return result
+
+    def projects(self) -> list[Project]:
+        return [Project(self, d) for d in self.request("GET", "/api/projects")]
+
+    def project(self, id_or_name: int | str) -> Project:
+        if isinstance(id_or_name, int):
+            return Project(self, self.request("GET", f"/api/projects/{id_or_name}"))
+        for p in self.projects():
+            if p.name == id_or_name:
+                return p
+        raise LabellaClientError(404, f"no project named {id_or_name!r}")
+
+    def create_project(self, *, name: str, task: str, labels: list[str], multi_label: bool = False,
+                       **options: Any) -> Project:
+        """Create a project (``options``: description, featuriser, strategy, head, settings)."""
+        body = {"name": name, "task": task, "multi_label": multi_label, "labels": labels, **options}
+        return Project(self, self.request("POST", "/api/projects", json=body))
+
+    def job(self, job_id: int) -> Job:
+        return Job(self, self.request("GET", f"/api/jobs/{job_id}"))
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/catalogue")
+        return result
+
+
+class Job:
+    """A background job; ``wait()`` polls until it ends."""
+
+    def __init__(self, client: Client, data: dict[str, Any]) -> None:
+        self._c = client
+        self.data = data
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    @property
+    def progress(self) -> float | None:
+        return self.data.get("progress")
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, estimated from the rate so far (``None`` until known)."""
+        return self.data.get("eta_seconds")
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        return self.data.get("result")
+
+    @property
+    def error(self) -> str | None:
+        return self.data.get("error")
+
+    def refresh(self) -> Job:
+        self.data = self._c.request("GET", f"/api/jobs/{self.id}")
+        return self
+
+    def cancel(self) -> Job:
+        self.data = self._c.request("POST", f"/api/jobs/{self.id}/cancel")
+        return self
+
+    def wait(self, timeout: float = 3600.0, *, poll: float = 0.2, follow: bool = True) -> Job:
+        """Wait until the job ends; raise :class:`JobFailed` if it failed or was cancelled.
+
+        With ``follow``, an import also waits for the featurisation job it started, so the
+        items are ready to label when this returns.
+        """
+        deadline = time.monotonic() + timeout
+        while self.refresh().status in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} ({self.data['kind']}) still {self.status} "
+                                   f"after {timeout:.0f} s")
+            time.sleep(poll)
+        if self.status != "succeeded":
+            raise JobFailed(0, f"job {self.id} ({self.data['kind']}) {self.status}: {self.error}")
+        if follow and self.data["kind"] == "import" and (self.result or {}).get("added"):
+            pid = self.data["project_id"]
+            for j in self._c.request("GET", f"/api/projects/{pid}/jobs"):
+                if j["kind"] == "featurise" and j["id"] > self.id:
+                    Job(self._c, j).wait(max(1.0, deadline - time.monotonic()), poll=poll)
+                    break
+        return self
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, kind={self.data['kind']!r}, status={self.status!r})"
+
+
+class Project:
+    def __init__(self, client: Client, data: dict[str, Any]) -> None:
+        self._c = client
+        self.data = data
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.data["labels"])
+
+    def __repr__(self) -> str:
+        return f"Project(id={self.id}, name={self.name!r})"
+
+    def refresh(self) -> Project:
+        self.data = self._c.request("GET", f"/api/projects/{self.id}")
+        return self
+
+    def update(self, **changes: Any) -> Project:
+        """Change ``strategy``, ``head``, ``settings`` or ``description``."""
+        self.data = self._c.request("PATCH", f"/api/projects/{self.id}", json=changes)
+        return self
+
+    def import_file(self, path: str | os.PathLike[str], *, text_column: str | None = None,
+                    label_column: str | None = None) -> Job:
+        """Upload a local file (table or zip of images) and import it."""
+        p = Path(path)
+        form = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+        with p.open("rb") as fh:
+            data = self._c.request("POST", f"/api/projects/{self.id}/imports",
+                                   files={"file": (p.name, fh)}, data=form)
+        return Job(self._c, data)
+
+    def import_source(self, source: str, **options: Any) -> Job:
+        """Import from ``s3://...``, ``catalogue:<name>`` or (site admins) a server path."""
+        return Job(self._c, self._c.request("POST", f"/api/projects/{self.id}/imports/source",
+                                            json={"source": source, **options}))
+
+    def next(self, n: int = 1) -> list[Item]:
+        out = []
+        for d in self._c.request("GET", f"/api/projects/{self.id}/next", params={"n": n}):
+            url = d["image_url"]
+            out.append(Item(d["id"], d["text"], self._c.url + url if url else None, d["image_name"],
+                            d["suggestion"], d["confidence"], Reason(**d["reason"])))
+        return out
+
+    def annotate(self, item_id: int, *, label: str | None = None, labels: list[str] | None = None,
+                 request_id: str | None = None) -> dict[str, Any]:
+        """Label an item; a request id (random by default) makes retries safe."""
+        body = {"item_id": item_id, "label": label, "labels": labels,
+                "request_id": request_id or uuid.uuid4().hex}
+        result: dict[str, Any] = self._c.request("POST", f"/api/projects/{self.id}/annotations",
+                                                 json=body)
+        return result
+
+    def skip(self, item_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("POST", f"/api/projects/{self.id}/skip",
+                                                 json={"item_id": item_id,
+                                                       "request_id": uuid.uuid4().hex})
+        return result
+
+    def undo(self, item_id: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("POST", f"/api/projects/{self.id}/undo",
+                                                 json={"item_id": item_id})
+        return result
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("GET", f"/api/projects/{self.id}/items/{item_id}")
+        return result
+
+    def metrics(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("GET", f"/api/projects/{self.id}/metrics")
+        return result
+
+    def retrain(self) -> Job:
+        return Job(self._c, self._c.request("POST", f"/api/projects/{self.id}/retrain"))
+
+    def jobs(self) -> list[Job]:
+        return [Job(self._c, d) for d in self._c.request("GET", f"/api/projects/{self.id}/jobs")]
+
+    def export(self, path: str | os.PathLike[str], *, format: str | None = None,
+               include_unlabeled: bool = False) -> Path:
+        """Download the labels; the format follows the suffix (.csv, .jsonl, .json = Label
+        Studio, .zip = Hugging Face datasets folder) unless ``format`` is given."""
+        dest = Path(path)
+        fmt = format or EXPORT_SUFFIXES.get(dest.suffix.lower())
+        if fmt is None:
+            raise ValueError(f"cannot tell the export format from {dest.name!r}; pass format=")
+        return self._c.download(f"/api/projects/{self.id}/export", dest, format=fmt,
+                                include_unlabeled=include_unlabeled)
+
+    def export_model(self, path: str | os.PathLike[str]) -> Path:
+        """Download the current head (zip of head.json + head.npz; no pickle)."""
+        return self._c.download(f"/api/projects/{self.id}/model", Path(path))
+
+    def members(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._c.request("GET", f"/api/projects/{self.id}/members")
+        return result
+
+    def add_member(self, username: str, role: str = "annotator") -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("PUT", f"/api/projects/{self.id}/members",
+                                                 json={"username": username, "role": role})
+        return result

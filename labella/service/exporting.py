@@ -1,0 +1,149 @@
+"""Exporting a project's labels (CSV, JSONL, Hugging Face, Label Studio) and its model.
+
+Labels are streamed from the database in id order into the pure writers of
+:mod:`labella.export`; the file lands in the data directory's ``exports``
+folder (a Hugging Face folder is zipped) and is returned for download. The
+model is saved in the safe format of :mod:`labella.al.serialize` (JSON metadata
++ ``.npz`` arrays, no pickle) and zipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from labella.al.heads import SklearnHead
+from labella.al.serialize import save_head
+from labella.export import ExportItem, ExportSpec, get_format
+from labella.export import export_labels as write_labels
+from labella.service import auth
+from labella.service.errors import InvalidRequestError
+from labella.service.labels import current_labels
+from labella.store.items import Item
+from labella.store.projects import Project
+from labella.store.users import User
+
+if TYPE_CHECKING:
+    from labella.service.context import ServiceContext
+
+PAGE = 2000
+KEEP_EXPORTS = 20
+
+
+def _exports_dir(ctx: ServiceContext) -> Path:
+    d = ctx.settings.data_dir / "exports"
+    d.mkdir(parents=True, exist_ok=True)
+    old = sorted(d.iterdir(), key=lambda p: p.stat().st_mtime)
+    for p in old[:-KEEP_EXPORTS]:  # keep the folder from growing without bound
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    return d
+
+
+def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
+           served: dict[int, tuple[list[str] | None, float | None, int]]) -> Iterator[ExportItem]:
+    with ctx.sessions() as s:
+        labels = current_labels(s, project.id)
+        users = dict(s.execute(select(User.id, User.username)).all())
+        last = 0
+        while True:
+            rows = list(s.scalars(select(Item).where(Item.project_id == project.id, Item.id > last)
+                                  .order_by(Item.id).limit(PAGE)))
+            if not rows:
+                return
+            last = rows[-1].id
+            for it in rows:
+                cur = labels.get(it.id)
+                if cur is None and not include_unlabeled:
+                    continue
+                sugg = served.get(it.id)
+                yield ExportItem(
+                    item_id=it.id, external_id=it.external_id, text=it.text,
+                    image=(it.image_name or it.blob_key) if project.task == "image" else None,
+                    labels=cur.labels if cur else None,
+                    split="evaluation" if it.split == "evaluation" else "pool",
+                    annotator=users.get(cur.user_id) if cur and cur.user_id else None,
+                    annotated_at=cur.created_at if cur else None,
+                    suggestion=sugg[0] if sugg else None, confidence=sugg[1] if sugg else None,
+                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}))
+
+
+def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, fmt: str, *,
+                  include_unlabeled: bool = False) -> tuple[Path, str]:
+    """Write the project's labels in ``fmt``; returns (file, media type)."""
+    info = get_format(fmt)  # UnknownNameError lists the formats
+    with ctx.session() as s:
+        auth.require_role(s, user, project_id)
+        project = s.get(Project, project_id)
+        if project is None:
+            raise InvalidRequestError(f"no project {project_id}")
+        s.expunge(project)
+    served = _suggestions(ctx, project_id)
+    image_bytes = None
+    if project.task == "image" and fmt == "hf":
+        keys: dict[int, str] = {}
+        with ctx.sessions() as s:
+            for iid, key in s.execute(select(Item.id, Item.blob_key)
+                                      .where(Item.project_id == project_id)):
+                if key:
+                    keys[iid] = key
+
+        def image_bytes(item: ExportItem) -> bytes:
+            return ctx.blobs.get(keys[item.item_id])
+
+    spec = ExportSpec(project=project.name, task=project.task,  # type: ignore[arg-type]
+                      multi_label=project.multi_label, label_names=list(project.labels),
+                      include_unlabeled=include_unlabeled, image_bytes=image_bytes)
+    out_dir = _exports_dir(ctx)
+    stem = f"{_slug(project.name)}-labels-{uuid.uuid4().hex[:8]}"
+    items = _items(ctx, project, include_unlabeled, served)
+    if info.kind == "directory":
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            folder = write_labels(items, spec, fmt, Path(tmp) / stem)
+            archive = shutil.make_archive(str(out_dir / stem), "zip", root_dir=folder)
+        return Path(archive), info.media_type
+    return write_labels(items, spec, fmt, out_dir / f"{stem}{info.extension}"), info.media_type
+
+
+def _suggestions(ctx: ServiceContext, project_id: int) -> dict[int, tuple[list[str] | None, float | None, int]]:
+    """The current model's suggestion for every pool item (when the loop has a model)."""
+    st = ctx.loops.state(project_id)
+    with st.lock:
+        if st.proba is None:
+            return {}
+        proba, version, ids = st.proba, st.version, st.index.item_ids
+    names = st.task.from_prediction(proba, st.label_names)
+    conf = st.task.confidence(proba)
+    return {int(i): (n, float(c), version) for i, n, c in zip(ids, names, conf, strict=True)}
+
+
+def export_model(ctx: ServiceContext, user: auth.UserPublic, project_id: int) -> Path:
+    """The loop's current head, saved safely and zipped."""
+    with ctx.session() as s:
+        auth.require_role(s, user, project_id)
+        project = s.get(Project, project_id)
+        name = project.name if project else str(project_id)
+    st = ctx.loops.state(project_id)
+    with st.lock:
+        head, version = st.head, st.version
+    if head is None:
+        raise InvalidRequestError("the project has no model yet: label some items first")
+    if not isinstance(head, SklearnHead):
+        raise InvalidRequestError(f"a {type(head).__name__} head cannot be exported safely yet")
+    out_dir = _exports_dir(ctx)
+    stem = f"{_slug(name)}-model-v{version}-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        folder = save_head(head, Path(tmp) / stem, featuriser_key=st.featuriser_key,
+                           class_names=st.label_names)
+        return Path(shutil.make_archive(str(out_dir / stem), "zip", root_dir=folder))
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:60] or "project"

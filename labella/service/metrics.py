@@ -1,0 +1,117 @@
+"""Project metrics: scores of the current model, the learning curve and when to stop.
+
+Scores come from the evaluation set (items imported with ``split=test``) when
+enough of it is labelled, otherwise from cross-validation on the labels; each
+model version records which (``source``). The stopping recommendation combines
+the core's criteria: budget, stabilising predictions on a fixed stop set,
+overall uncertainty of the pool and a plateau of the learning curve.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+
+from labella.al import stopping
+from labella.al.types import labeled_mask
+from labella.service import auth
+from labella.store.models import ModelVersion
+
+if TYPE_CHECKING:
+    from labella.service.context import ServiceContext
+
+
+def learning_curve(rows: list[ModelVersion]) -> list[dict[str, Any]]:
+    """One point per number of labels (the newest version with a score wins)."""
+    by_n: dict[int, dict[str, Any]] = {}
+    for mv in sorted(rows, key=lambda m: m.version):
+        score = (mv.metrics or {}).get("score")
+        if score is None:
+            continue
+        by_n[mv.n_labels] = {"n_labels": mv.n_labels, "score": float(score),
+                             "source": mv.metrics.get("source"), "model_version": mv.version}
+    return [by_n[n] for n in sorted(by_n)]
+
+
+PLATEAU_MIN_LABELS = 50
+PLATEAU_GROWTH = 1.25
+
+
+def plateau_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The learning curve thinned for the plateau test: from ``PLATEAU_MIN_LABELS`` labels on,
+    each kept point has at least 25 % more labels than the one before, so "flat over the last
+    3 points" means "about twice the labels brought no gain", not "the last three labels"."""
+    kept: list[dict[str, Any]] = []
+    for point in curve:
+        if point["n_labels"] < PLATEAU_MIN_LABELS:
+            continue
+        if not kept or point["n_labels"] >= kept[-1]["n_labels"] * PLATEAU_GROWTH:
+            kept.append(point)
+    return kept
+
+
+def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int) -> dict[str, Any]:
+    with ctx.session() as s:
+        auth.require_role(s, user, project_id)
+        versions = list(s.scalars(select(ModelVersion).where(ModelVersion.project_id == project_id)
+                                  .order_by(ModelVersion.version)))
+        for mv in versions:
+            s.expunge(mv)
+    st = ctx.loops.state(project_id)
+    with st.lock:
+        n_labeled = st.n_labeled
+        version = st.version
+        latest = dict(st.last_metrics)
+        history = list(st.stop_history)
+        proba = st.proba
+        mask = labeled_mask(st.y)
+        budget = st.settings.get("label_budget")
+        n_pool, n_eval = len(st.index), len(st.eval_index)
+        n_eval_labeled = int(labeled_mask(st.y_eval).sum()) if n_eval else 0
+        multi = st.multi_label
+        counts = _label_counts(st.y, st.label_names, multi)
+    if latest.get("score") is None:
+        scored = [mv for mv in versions if (mv.metrics or {}).get("score") is not None]
+        if scored:
+            latest = dict(scored[-1].metrics)
+    curve = learning_curve(versions)
+    thin = plateau_points(curve)
+    uncertainty = None
+    if proba is not None and (~mask).any():
+        p = proba[~mask]
+        if multi:
+            uncertainty = 1.0 - 2.0 * np.abs(p - 0.5).mean(axis=1)
+        else:
+            k = p.shape[1]
+            uncertainty = (1.0 - p.max(axis=1)) * k / max(k - 1, 1)
+    rec = stopping.recommend(
+        labels_used=n_labeled if budget else None, label_budget=budget,
+        predictions=history if len(history) >= 2 else None,
+        pool_uncertainty=uncertainty,
+        curve_labels=[c["n_labels"] for c in thin] if len(thin) >= 2 else None,
+        curve_scores=[c["score"] for c in thin] if len(thin) >= 2 else None,
+    )
+    return {
+        "n_labeled": n_labeled,
+        "model_version": version,
+        "n_pool": n_pool,
+        "n_evaluation": n_eval,
+        "n_evaluation_labeled": n_eval_labeled,
+        "n_unfeaturised": st.n_unfeaturised,
+        "label_counts": counts,
+        "scores": latest,
+        "learning_curve": curve,
+        "stop": {"stop": rec.stop, "reason": rec.reason, "criterion": rec.criterion,
+                 "details": rec.details},
+    }
+
+
+def _label_counts(y: np.ndarray, names: list[str], multi: bool) -> dict[str, int]:
+    mask = labeled_mask(y)
+    if multi:
+        sums = y[mask].sum(axis=0) if mask.any() else np.zeros(len(names))
+        return {n: int(c) for n, c in zip(names, sums, strict=True)}
+    counts = np.bincount(y[mask], minlength=len(names)) if mask.any() else np.zeros(len(names))
+    return {n: int(c) for n, c in zip(names, counts, strict=True)}

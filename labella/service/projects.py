@@ -1,0 +1,239 @@
+"""Projects: create, list, read, change settings, members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from labella.al.pipelines import HEAD_FACTORIES, known_names, pipeline_for
+from labella.al.strategies import REGISTRY
+from labella.features.registry import REGISTRY as FEATURISERS
+from labella.service import auth
+from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
+from labella.service.state import DEFAULT_SETTINGS, project_settings
+from labella.store.annotations import Annotation
+from labella.store.items import Item
+from labella.store.models import ModelVersion
+from labella.store.projects import Member, Project
+from labella.store.users import User
+
+TASKS = ("text", "image")
+NOT_FOR_PROJECTS = frozenset({"tfidf", "sentence_transformer"})
+"""Featurisers a server project cannot use: TF-IDF is fitted on a corpus (its vocabulary
+would change with each import; ``labella simulate`` can use it), and a local model directory
+is named per call, not per project."""
+DEFAULT_FEATURISER = {"text": "minilm", "image": "efficientnet_lite0"}
+
+
+@dataclass(frozen=True)
+class ProjectPublic:
+    id: int
+    name: str
+    description: str
+    task: str
+    multi_label: bool
+    labels: list[str]
+    featuriser: str
+    head: str
+    strategy: str
+    settings: dict[str, Any]
+    created_at: datetime
+    role: str | None = None
+    n_items: int = 0
+    n_pool: int = 0
+    n_evaluation: int = 0
+    n_labeled: int = 0
+    model_version: int = 0
+
+
+def _public(p: Project, *, role: str | None = None, counts: dict[str, int] | None = None
+            ) -> ProjectPublic:
+    c = counts or {}
+    return ProjectPublic(
+        p.id, p.name, p.description, p.task, p.multi_label, list(p.labels), p.featuriser,
+        p.head, p.strategy, project_settings(p), p.created_at, role,
+        c.get("n_items", 0), c.get("n_pool", 0), c.get("n_evaluation", 0),
+        c.get("n_labeled", 0), c.get("model_version", 0))
+
+
+def check_labels(labels: list[str], *, multi_label: bool) -> list[str]:
+    names = [str(lab).strip() for lab in labels]
+    if len(names) < (1 if multi_label else 2):
+        raise InvalidRequestError(
+            f"a {'multi' if multi_label else 'single'}-label project needs at least "
+            f"{1 if multi_label else 2} labels; got {len(names)}")
+    if any(not n for n in names):
+        raise InvalidRequestError("label names must not be empty")
+    if len(set(names)) != len(names):
+        raise InvalidRequestError(f"label names must be unique; got {names}")
+    if multi_label and any("|" in n for n in names):
+        raise InvalidRequestError("multi-label names must not contain '|' (it joins names in files)")
+    return names
+
+
+def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown setting(s) {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
+    out = dict(settings)
+    for key, lo, hi in (("batch_size", 1, 1000), ("queue_size", 1, 10_000),
+                        ("stop_set_size", 0, 100_000)):
+        if key in out and out[key] is not None:
+            v = out[key]
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise InvalidRequestError(f"{key} must be an integer in {lo}..{hi}; got {v!r}")
+    if "exploration" in out and out["exploration"] is not None:
+        v = out["exploration"]
+        if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+            raise InvalidRequestError(f"exploration must be a number in 0..1; got {v!r}")
+        out["exploration"] = float(v)
+    if out.get("cold_start") not in (None, "random"):
+        info = REGISTRY.info(str(out["cold_start"]))  # UnknownNameError lists the names
+        if getattr(info.factory, "needs_model", True):
+            raise InvalidRequestError(
+                f"cold_start must be a strategy that needs no model (e.g. kmeans_pp, typiclust); "
+                f"{out['cold_start']!r} needs one")
+    budget = out.get("label_budget")
+    if budget is not None and (not isinstance(budget, int) or budget < 1):
+        raise InvalidRequestError(f"label_budget must be a positive integer or null; got {budget!r}")
+    return out
+
+
+def create_project(s: Session, user: auth.UserPublic, *, name: str, task: str,
+                   multi_label: bool, labels: list[str], description: str = "",
+                   featuriser: str | None = None, strategy: str = "labella",
+                   head: str | None = None, settings: dict[str, Any] | None = None
+                   ) -> ProjectPublic:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequestError(f"a project name is 1-200 characters; got {name!r}")
+    if task not in TASKS:
+        raise InvalidRequestError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+    names = check_labels(labels, multi_label=multi_label)
+    feat = featuriser or DEFAULT_FEATURISER[task]
+    usable = [n for n in FEATURISERS.names(task) if n not in NOT_FOR_PROJECTS]  # type: ignore[arg-type]
+    if feat not in usable:
+        raise InvalidRequestError(
+            f"featuriser for {task} projects must be one of {', '.join(usable)}; got {feat!r}")
+    if strategy not in known_names():
+        raise InvalidRequestError(
+            f"unknown strategy {strategy!r}; known: {', '.join(sorted(known_names()))}")
+    head_name = head or pipeline_for(strategy).head
+    if head_name not in HEAD_FACTORIES:
+        raise InvalidRequestError(
+            f"unknown head {head_name!r}; known: {', '.join(sorted(HEAD_FACTORIES))}")
+    cfg = check_settings(settings or {})
+    if s.scalar(select(Project.id).where(Project.name == name)) is not None:
+        raise ConflictError(f"a project named {name!r} already exists")
+    p = Project(name=name, description=description, task=task, multi_label=multi_label,
+                labels=names, featuriser=feat, head=head_name, strategy=strategy, settings=cfg,
+                created_by=user.id)
+    s.add(p)
+    s.flush()
+    s.add(Member(project_id=p.id, user_id=user.id, role="admin"))
+    s.flush()
+    return _public(p, role="admin")
+
+
+def _counts(s: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {pid: {} for pid in project_ids}
+    if not project_ids:
+        return out
+    for pid, split, n in s.execute(select(Item.project_id, Item.split, func.count())
+                                   .where(Item.project_id.in_(project_ids))
+                                   .group_by(Item.project_id, Item.split)):
+        out[pid]["n_" + split] = n
+        out[pid]["n_items"] = out[pid].get("n_items", 0) + n
+    for pid, v in s.execute(select(ModelVersion.project_id, func.max(ModelVersion.version))
+                            .where(ModelVersion.project_id.in_(project_ids))
+                            .group_by(ModelVersion.project_id)):
+        out[pid]["model_version"] = v
+    for pid, n in s.execute(select(Annotation.project_id, func.count(func.distinct(Annotation.item_id)))
+                            .join(Item, Item.id == Annotation.item_id)
+                            .where(Annotation.project_id.in_(project_ids),
+                                   Annotation.action == "label", Item.split == "pool")
+                            .group_by(Annotation.project_id)):
+        out[pid]["n_labeled"] = n  # pool items that ever got a label; the loop's count is exact
+    return out
+
+
+def list_projects(s: Session, user: auth.UserPublic) -> list[ProjectPublic]:
+    if user.is_admin:
+        rows = [(p, "admin") for p in s.scalars(select(Project).order_by(Project.id))]
+    else:
+        rows = list(s.execute(select(Project, Member.role).join(
+            Member, Member.project_id == Project.id).where(Member.user_id == user.id)
+            .order_by(Project.id)))
+    counts = _counts(s, [p.id for p, _ in rows])
+    return [_public(p, role=r, counts=counts[p.id]) for p, r in rows]
+
+
+def get_project_row(s: Session, project_id: int) -> Project:
+    p = s.get(Project, project_id)
+    if p is None:
+        raise NotFoundError(f"no project with id {project_id}")
+    return p
+
+
+def get_project(s: Session, user: auth.UserPublic, project_id: int) -> ProjectPublic:
+    role = auth.require_role(s, user, project_id)
+    p = get_project_row(s, project_id)
+    return _public(p, role=role, counts=_counts(s, [project_id])[project_id])
+
+
+def update_project(s: Session, user: auth.UserPublic, project_id: int, *,
+                   strategy: str | None = None, head: str | None = None,
+                   settings: dict[str, Any] | None = None, description: str | None = None
+                   ) -> ProjectPublic:
+    auth.require_role(s, user, project_id, "admin")
+    p = get_project_row(s, project_id)
+    if strategy is not None:
+        if strategy not in known_names():
+            raise InvalidRequestError(
+                f"unknown strategy {strategy!r}; known: {', '.join(sorted(known_names()))}")
+        p.strategy = strategy
+    if head is not None:
+        if head not in HEAD_FACTORIES:
+            raise InvalidRequestError(
+                f"unknown head {head!r}; known: {', '.join(sorted(HEAD_FACTORIES))}")
+        p.head = head
+    if settings is not None:
+        p.settings = {**(p.settings or {}), **check_settings(settings)}
+    if description is not None:
+        p.description = description
+    s.flush()
+    return get_project(s, user, project_id)
+
+
+@dataclass(frozen=True)
+class MemberPublic:
+    user_id: int
+    username: str
+    role: str
+
+
+def list_members(s: Session, user: auth.UserPublic, project_id: int) -> list[MemberPublic]:
+    auth.require_role(s, user, project_id)
+    rows = s.execute(select(Member.user_id, User.username, Member.role)
+                     .join(User, User.id == Member.user_id)
+                     .where(Member.project_id == project_id).order_by(User.username))
+    return [MemberPublic(uid, name, role) for uid, name, role in rows]
+
+
+def set_member(s: Session, user: auth.UserPublic, project_id: int, username: str, role: str
+               ) -> MemberPublic:
+    auth.require_role(s, user, project_id, "admin")
+    target = auth.get_user(s, username=username)
+    auth.set_member(s, project_id, target.id, role)
+    return MemberPublic(target.id, target.username, role)
+
+
+def remove_member(s: Session, user: auth.UserPublic, project_id: int, username: str) -> None:
+    auth.require_role(s, user, project_id, "admin")
+    target = auth.get_user(s, username=username)
+    auth.remove_member(s, project_id, target.id)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models (one aggregate per module), engine, blobs, migrations."""

@@ -1,0 +1,221 @@
+"""The online labelling loop: next, annotate, skip, undo, leases, refits, metrics."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from labella.service import auth, labelling, metrics, projects
+from labella.service.context import ServiceContext
+from labella.service.errors import InvalidRequestError, NotFoundError
+from labella.service.importing import start_import
+from labella.store.annotations import Annotation
+from labella.store.items import Item
+from labella.store.models import ModelVersion
+from tests.service.conftest import reviews, wait_jobs, write_csv
+
+
+def _project_with_pool(ctx: ServiceContext, make, tmp_path: Path, n: int = 200,  # type: ignore[no-untyped-def]
+                       n_test: int = 40, **kw: object) -> tuple[projects.ProjectPublic, dict[str, str]]:
+    p = make(**kw)
+    data = reviews(n + n_test)
+    rows = [{"text": t, "label": lab if i >= n else "", "split": "test" if i >= n else "train"}
+            for i, (t, lab) in enumerate(data)]
+    admin = _admin(ctx)
+    start_import(ctx, admin, p.id, str(write_csv(tmp_path / f"{p.name}.csv", rows)))
+    wait_jobs(ctx, p.id)
+    return p, dict(data)
+
+
+def _admin(ctx: ServiceContext) -> auth.UserPublic:
+    with ctx.session() as s:
+        return auth.get_user(s, username="admin")
+
+
+def _wait_version(ctx: ServiceContext, pid: int, above: int, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = ctx.loops.state(pid)
+        if st.version > above and st.applied_changes == st.labels_changed:
+            return st.version
+        time.sleep(0.02)
+    raise TimeoutError("the refitter did not catch up")
+
+
+def test_loop_serves_ranked_items_with_suggestions(ctx: ServiceContext, admin: auth.UserPublic,
+                                                   make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path)
+    first = labelling.next_items(ctx, admin, p.id, 10)
+    assert len(first) == 10 and len({i.id for i in first}) == 10
+    assert all(i.suggestion is None and i.reason.model_version == 0 for i in first)  # cold start
+    with ctx.session() as s:
+        eval_ids = set(s.scalars(select(Item.id).where(Item.split == "evaluation")))
+    assert not eval_ids & {i.id for i in first}
+    for it in first:
+        ack = labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+        assert not ack.duplicate
+    assert ack.n_labeled == 10
+    v = _wait_version(ctx, p.id, 0)
+    batch = labelling.next_items(ctx, admin, p.id, 5)
+    assert all(b.suggestion in (["neg"], ["pos"]) and b.confidence is not None for b in batch)
+    assert all(b.reason.strategy == "margin" and b.reason.model_version == v for b in batch)
+    assert not {b.id for b in batch} & {i.id for i in first}  # never a labelled item
+    # the most uncertain first: scores are in non-increasing order
+    scores = [b.reason.score for b in batch]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    for _ in range(6):
+        for it in labelling.next_items(ctx, admin, p.id, 10):
+            labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, v)
+    m = metrics.project_metrics(ctx, admin, p.id)
+    assert m["n_labeled"] == 70 and m["n_evaluation"] == 40 and m["n_evaluation_labeled"] == 40
+    assert m["scores"]["source"] == "evaluation" and m["scores"]["accuracy"] > 0.8
+    assert m["learning_curve"][-1]["n_labels"] == 70
+    assert {"stop", "reason", "criterion"} <= set(m["stop"])
+    with ctx.session() as s:  # every refit is a recorded model version
+        assert s.scalar(select(func.max(ModelVersion.version))) == m["model_version"]
+
+
+def test_annotate_is_idempotent_and_validated(ctx: ServiceContext, admin: auth.UserPublic,
+                                              make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, _ = _project_with_pool(ctx, make_text_project, tmp_path, n=30, n_test=0)
+    it = labelling.next_items(ctx, admin, p.id, 1)[0]
+    a = labelling.annotate(ctx, admin, p.id, it.id, labels="pos", request_id="r-1")
+    b = labelling.annotate(ctx, admin, p.id, it.id, labels="pos", request_id="r-1")
+    assert b.duplicate and b.annotation_id == a.annotation_id and b.n_labeled == 1
+    with pytest.raises(InvalidRequestError, match="already used"):
+        labelling.annotate(ctx, admin, p.id, it.id + 1, labels="pos", request_id="r-1")
+    with pytest.raises(Exception, match="unknown label"):
+        labelling.annotate(ctx, admin, p.id, it.id, labels="meh")
+    with pytest.raises(NotFoundError):
+        labelling.annotate(ctx, admin, p.id, 10**9, labels="pos")
+    with ctx.session() as s:
+        assert s.scalar(select(func.count()).select_from(Annotation)) == 1
+
+
+def test_relabel_undo_and_skip_keep_history(ctx: ServiceContext, admin: auth.UserPublic,
+                                            make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, _ = _project_with_pool(ctx, make_text_project, tmp_path, n=30, n_test=0)
+    a, b = labelling.next_items(ctx, admin, p.id, 2)
+    labelling.annotate(ctx, admin, p.id, a.id, labels="pos")
+    labelling.annotate(ctx, admin, p.id, a.id, labels="neg")  # relabel: a new row
+    assert labelling.get_item(ctx, admin, p.id, a.id).labels == ["neg"]
+    ack = labelling.undo(ctx, admin, p.id)  # undoes the most recent answer (on a)
+    assert ack.item_id == a.id and ack.n_labeled == 0
+    assert labelling.get_item(ctx, admin, p.id, a.id).labels is None
+    hist = [h.action for h in labelling.get_item(ctx, admin, p.id, a.id).history]
+    assert hist == ["label", "label", "undo"]  # nothing overwritten
+    labelling.skip(ctx, admin, p.id, b.id)
+    ids = {i.id for i in labelling.next_items(ctx, admin, p.id, 30)}
+    assert len(ids) == 29  # all but the skipped one
+    assert b.id not in ids  # skipped: not again for me
+    assert a.id in ids  # undone: back in the queue
+
+
+def test_leases_keep_annotators_apart(ctx: ServiceContext, admin: auth.UserPublic,
+                                      make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, _ = _project_with_pool(ctx, make_text_project, tmp_path, n=40, n_test=0)
+    with ctx.session() as s:
+        ann = auth.create_user(s, "ann", password="password1")
+        projects.set_member(s, admin, p.id, "ann", "annotator")
+    mine = {i.id for i in labelling.next_items(ctx, admin, p.id, 15)}
+    theirs = {i.id for i in labelling.next_items(ctx, ann, p.id, 15)}
+    assert len(mine) == 15 and len(theirs) == 15 and not mine & theirs
+    again = {i.id for i in labelling.next_items(ctx, ann, p.id, 30)}  # mine to get again
+    assert not again & mine and theirs <= again and len(again) == 25
+
+
+def test_concurrent_annotators_lose_nothing(ctx: ServiceContext, admin: auth.UserPublic,
+                                            make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=120, n_test=0)
+    users = [admin]
+    with ctx.session() as s:
+        for k in range(3):
+            u = auth.create_user(s, f"ann{k}", password="password1")
+            projects.set_member(s, admin, p.id, u.username, "annotator")
+            users.append(u)
+    acks: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(u: auth.UserPublic) -> None:
+        try:
+            for _ in range(5):
+                for it in labelling.next_items(ctx, u, p.id, 5):
+                    ack = labelling.annotate(ctx, u, p.id, it.id, labels=truth[it.text or ""],
+                                             request_id=f"{u.username}-{it.id}")
+                    with lock:
+                        acks.append(ack.item_id)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(acks) == 100 and len(set(acks)) == 100  # leases: no item labelled twice
+    with ctx.session() as s:
+        assert s.scalar(select(func.count()).select_from(Annotation)) == 100
+    assert ctx.loops.state(p.id).n_labeled == 100
+
+
+def test_state_survives_a_restart(tmp_path: Path, database_url: str, make_text_project,  # type: ignore[no-untyped-def]
+                                  ctx: ServiceContext, admin: auth.UserPublic) -> None:
+    from labella.config import Settings
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=40, n_test=0)
+    for it in labelling.next_items(ctx, admin, p.id, 12):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    labelling.undo(ctx, admin, p.id)
+    v = ctx.loops.state(p.id).version
+    ctx.close()
+    fresh = ServiceContext(Settings(data_dir=tmp_path / "data", database_url=database_url)).start()
+    try:
+        st = fresh.loops.state(p.id)
+        assert st.n_labeled == 11 and st.version >= v
+    finally:
+        fresh.close()
+
+
+def test_data_browser_filters(ctx: ServiceContext, admin: auth.UserPublic, make_text_project,  # type: ignore[no-untyped-def]
+                              tmp_path: Path) -> None:
+    from labella.service.browse import UNLABELED, list_items
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=60, n_test=20)
+    for it in labelling.next_items(ctx, admin, p.id, 15):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, 0)
+    everything = list_items(ctx, admin, p.id, limit=500)
+    assert everything.total == 80
+    pos = list_items(ctx, admin, p.id, label="pos", limit=500)
+    assert pos.total > 0 and all(r.labels == ["pos"] for r in pos.items)
+    assert list_items(ctx, admin, p.id, label=UNLABELED).total == 80 - 15 - 20
+    assert list_items(ctx, admin, p.id, split="evaluation").total == 20
+    # 15 labelled in the loop + 20 evaluation labels imported by admin (imports are attributed
+    # to the importing user, with source "import" in the history)
+    assert list_items(ctx, admin, p.id, annotator="admin").total == 35
+    pred = list_items(ctx, admin, p.id, prediction="neg", limit=500)
+    assert pred.total > 0 and all(r.prediction == ["neg"] for r in pred.items)
+    sure = list_items(ctx, admin, p.id, min_confidence=0.9, sort="-confidence", limit=500)
+    confs = [r.confidence for r in sure.items]
+    assert all(c is not None and c >= 0.9 for c in confs) and confs == sorted(confs, reverse=True)  # type: ignore[type-var]
+    page2 = list_items(ctx, admin, p.id, offset=10, limit=10)
+    assert [r.id for r in page2.items] == [r.id for r in everything.items[10:20]]
+    assert list_items(ctx, admin, p.id, q="battery").total == sum(
+        "battery" in t for t in truth)
+
+
+def test_plateau_needs_a_doubling_of_labels() -> None:
+    from labella.service.metrics import plateau_points
+
+    curve = [{"n_labels": n, "score": 0.5} for n in range(1, 200)]
+    kept = [p["n_labels"] for p in plateau_points(curve)]
+    assert kept[0] == 50 and all(b >= a * 1.25 for a, b in itertools.pairwise(kept))
+    assert plateau_points(curve[:40]) == []  # under 50 labels: no plateau verdict at all
