@@ -1,0 +1,142 @@
+// The dashboard: numbers, charts, jobs and the stopping advice, refreshed every few seconds.
+// Each refresh changes only what changed (text nodes, Plotly.react), so nothing flickers.
+import { api, el } from "/static/api.js";
+import { confusionMatrix, eta, labelDistribution, learningCurve, metricName, pct, perClassBars } from "/static/charts.js";
+
+const REFRESH_MS = 3000;
+const root = document.getElementById("dashboard");
+const projectId = root.dataset.projectId;
+const multi = root.dataset.multiLabel === "true";
+const isAdmin = root.dataset.admin === "true";
+const $ = (id) => document.getElementById(id);
+
+function setText(id, text) {
+  const node = $(id);
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+function sourceText(source) {
+  if (source === "evaluation") return "on the held-out items";
+  if (source === "cross_validation") return "cross-validated on the labels";
+  return "not measured yet";
+}
+
+function renderMetrics(m) {
+  setText("stat-labeled", String(m.n_labeled));
+  setText("stat-pool", String(m.n_pool));
+  const bar = $("stat-progress");
+  bar.max = Math.max(m.n_pool, 1);
+  bar.value = m.n_labeled;
+  setText("stat-version", m.model_version ? `v${m.model_version}` : "none yet");
+  const s = m.scores || {};
+  setText("stat-metric", s.metric ? metricName(s.metric) : "Score");
+  setText("stat-score", s.score === null || s.score === undefined ? "–" : pct(s.score));
+  setText("stat-source", sourceText(s.source) + (s.n_items ? ` (${s.n_items} items)` : ""));
+  setText("stat-eval", String(m.n_evaluation));
+  setText("stat-eval-labeled", String(m.n_evaluation_labeled));
+
+  const stop = m.stop || {};
+  const box = $("stop");
+  const state = stop.stop ? "stop" : (stop.criterion ? "go" : "unknown");
+  if (box.dataset.stop !== state) box.dataset.stop = state;
+  setText("stop-verdict", stop.stop ? "You can stop labelling" : "Keep labelling");
+  setText("stop-reason", (stop.reason || "").replace(/^(keep labelling|stop)\s*:\s*/i, ""));
+
+  learningCurve($("chart-curve"), m.learning_curve || [], s.metric);
+  const per = multi ? s.per_label : s.per_class;
+  if (multi) perClassBars($("chart-per-label"), per, ["f1"]);
+  else confusionMatrix($("chart-confusion"), s.confusion_matrix, s.class_names || Object.keys(m.label_counts || {}));
+  perClassBars($("chart-per-class"), per, ["precision", "recall"]);
+  labelDistribution($("chart-labels"), m.label_counts);
+  renderTable(per || {});
+}
+
+let tableKey = "";
+
+function renderTable(per) {
+  const key = JSON.stringify(per);
+  if (key === tableKey) return;
+  tableKey = key;
+  const num = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
+  document.querySelector("#per-class-table tbody").replaceChildren(...Object.entries(per).map(([name, v]) =>
+    el("tr", {}, el("td", {}, name), el("td", {}, num(v.precision)), el("td", {}, num(v.recall)),
+      el("td", {}, num(v.f1)), el("td", {}, String(v.support)))));
+}
+
+const KIND = { import: "Import", featurise: "Embeddings", retrain: "Retrain" };
+const jobNodes = new Map(); // job id -> <li>
+
+function jobNode(job) {
+  let li = jobNodes.get(job.id);
+  if (!li) {
+    li = el("li", { class: "job", "data-job-id": String(job.id) },
+      el("div", { class: "job-head" }, el("strong", {}, `${KIND[job.kind] || job.kind} #${job.id}`),
+        el("span", { class: "job-status" })),
+      el("progress", { max: "1" }),
+      el("div", { class: "job-meta" }, el("span", { class: "job-message" }), el("span", { class: "job-eta" })));
+    if (isAdmin) {
+      const cancel = el("button", { type: "button", class: "link job-cancel" }, "Cancel");
+      cancel.addEventListener("click", async () => {
+        cancel.disabled = true;
+        try { await api(`/api/jobs/${job.id}/cancel`, { method: "POST" }); } catch (err) { cancel.textContent = err.detail || "could not cancel"; }
+        refresh();
+      });
+      li.querySelector(".job-head").append(cancel);
+    }
+    jobNodes.set(job.id, li);
+  }
+  const active = job.status === "running" || job.status === "queued";
+  li.dataset.status = job.status;
+  li.querySelector(".job-status").textContent = job.status;
+  const bar = li.querySelector("progress");
+  const frac = job.status === "succeeded" ? 1 : job.progress ?? (job.total ? job.done / job.total : null);
+  if (frac === null || frac === undefined) bar.removeAttribute("value"); else bar.value = frac;
+  bar.hidden = !active;
+  li.querySelector(".job-message").textContent = job.error || job.message || "";
+  li.querySelector(".job-eta").textContent = job.status === "running" ? eta(job.eta_seconds) : (job.finished_at ? `finished ${when(job.finished_at)}` : "");
+  const cancel = li.querySelector(".job-cancel");
+  if (cancel) cancel.hidden = !active;
+  return li;
+}
+
+function when(iso) {
+  const t = new Date(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`);
+  const s = (Date.now() - t.getTime()) / 1000;
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return t.toLocaleDateString();
+}
+
+function renderJobs(jobs) {
+  const active = jobs.filter((j) => j.status === "running" || j.status === "queued");
+  const recent = jobs.filter((j) => !active.includes(j)).slice(0, 3);
+  const shown = [...active, ...recent];
+  const list = $("job-list");
+  const nodes = shown.map(jobNode);
+  if (nodes.length !== list.children.length || nodes.some((n, i) => list.children[i] !== n)) list.replaceChildren(...nodes);
+  for (const id of jobNodes.keys()) if (!shown.some((j) => j.id === id)) jobNodes.delete(id);
+  setText("jobs-empty", active.length ? "" : (recent.length ? "Nothing running; the latest jobs:" : "No jobs yet."));
+}
+
+let timer = null;
+
+async function refresh() {
+  clearTimeout(timer);
+  if (!document.hidden) {
+    try {
+      const [metrics, jobs] = await Promise.all([
+        api(`/api/projects/${projectId}/metrics`), api(`/api/projects/${projectId}/jobs?limit=20`)]);
+      renderMetrics(metrics);
+      renderJobs(jobs);
+      setText("updated", `updated ${new Date().toLocaleTimeString()}`);
+      root.dataset.loaded = "true";
+    } catch (err) {
+      setText("updated", `could not refresh: ${err.detail || err.message}`);
+    }
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+refresh();

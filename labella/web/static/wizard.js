@@ -1,0 +1,538 @@
+// The new-project wizard: steps, label names read from the data, then create + import + follow the jobs.
+import { api, ApiError, el } from "/static/api.js";
+import { eta as duration } from "/static/charts.js";
+
+const STEPS = ["task", "data", "labels", "model", "loop"];
+const POLL_MS = 700;
+const SNIFF_BYTES = 8 << 20; // read at most this much of a table to find its label names
+const form = document.getElementById("wizard");
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+let step = 0;
+let project = null; // set once the project exists; a retry only starts another import
+let autoFilled = false; // the label names came from the data (and follow it when it changes)
+
+// -- small helpers -------------------------------------------------------------------
+
+function taskType() {
+  const [task, kind] = form.elements.task_type.value.split(":");
+  return { task, multi: kind === "multi" };
+}
+
+function sourceKind() { return form.elements.source_kind.value; }
+
+export function parseLabels(text) {
+  const parts = text.includes("\n") ? text.split("\n") : text.split(",");
+  const seen = new Set();
+  const out = [];
+  for (const p of parts.map((s) => s.trim())) if (p && !seen.has(p)) { seen.add(p); out.push(p); }
+  return out;
+}
+
+function fieldError(name, message) {
+  const box = $(`[data-error-for="${name}"]`);
+  if (box) box.textContent = message || "";
+  const input = form.elements[name];
+  if (input && input.setAttribute) {
+    if (message) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+  }
+  return !message;
+}
+
+function formError(message) {
+  const p = $("#form-error");
+  p.textContent = message || "";
+  p.hidden = !message;
+}
+
+// -- steps ---------------------------------------------------------------------------
+
+function show(i) {
+  step = Math.max(0, Math.min(STEPS.length - 1, i));
+  for (const fs of $$("fieldset.step")) fs.hidden = fs.dataset.step !== STEPS[step];
+  $$("#steps li").forEach((li, k) => {
+    li.classList.toggle("current", k === step);
+    li.classList.toggle("done", k < step);
+    if (k === step) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+  });
+  $("#back").hidden = step === 0;
+  $("#next").hidden = step === STEPS.length - 1;
+  $("#create").hidden = step !== STEPS.length - 1;
+  if (STEPS[step] === "labels" && !form.elements.labels.value.trim()) fillLabels(true);
+  if (STEPS[step] === "loop") summary();
+  const first = $(`fieldset[data-step="${STEPS[step]}"] input:not([type=hidden]):not([disabled]), ` +
+                  `fieldset[data-step="${STEPS[step]}"] textarea`);
+  if (first && STEPS[step] !== "task") first.focus({ preventScroll: true });
+}
+
+function validate(name) {
+  formError("");
+  if (name === "task") {
+    return fieldError("name", form.elements.name.value.trim() ? "" : "Give the project a name.");
+  }
+  if (name === "data") {
+    const kind = sourceKind();
+    if (kind === "upload" && !form.elements.file.files.length) return fieldError("source", "Choose a file to upload.");
+    if (kind === "catalogue") {
+      const picked = $("#catalogue input:checked");
+      if (!picked || picked.disabled) return fieldError("source", "Pick a dataset of this task type.");
+    }
+    if (kind === "s3" && !/^s3:\/\/[^/]+/.test(form.elements.s3_uri.value.trim())) {
+      return fieldError("source", "An S3 URI looks like s3://bucket/prefix/.");
+    }
+    return fieldError("source", "");
+  }
+  if (name === "labels") {
+    const labels = parseLabels(form.elements.labels.value);
+    const { multi } = taskType();
+    if (labels.length < (multi ? 1 : 2)) {
+      return fieldError("labels", multi ? "Name at least one label." : "Name at least two labels.");
+    }
+    if (multi && labels.some((l) => l.includes("|"))) return fieldError("labels", "Multi-label names cannot contain |.");
+    return fieldError("labels", "");
+  }
+  if (name === "loop") {
+    const b = Number(form.elements.batch_size.value);
+    const e = Number(form.elements.exploration.value);
+    const okB = fieldError("batch_size", Number.isInteger(b) && b >= 1 && b <= 1000 ? "" : "A whole number from 1 to 1000.");
+    const okE = fieldError("exploration", form.elements.exploration.value !== "" && e >= 0 && e <= 1 ? "" : "A number from 0 to 1.");
+    return okB && okE;
+  }
+  return true;
+}
+
+function next() {
+  if (validate(STEPS[step])) show(step + 1);
+}
+
+// -- task type: what fits it ---------------------------------------------------------
+
+function applyTaskType() {
+  const { task, multi } = taskType();
+  for (const opt of $$("#catalogue .option")) {
+    const fits = opt.dataset.task === task && (opt.dataset.multi === "true") === multi;
+    const input = $("input", opt);
+    input.disabled = !fits;
+    if (!fits) input.checked = false;
+    opt.classList.toggle("disabled", !fits);
+    opt.title = fits ? "" : "A dataset of another task type";
+  }
+  const strategy = form.elements.strategy;
+  for (const opt of strategy.options) {
+    const fits = opt.dataset[multi ? "multi" : "single"] === "true";
+    opt.hidden = !fits;
+    opt.disabled = !fits;
+  }
+  if (strategy.selectedOptions[0]?.disabled) strategy.value = [...strategy.options].find((o) => !o.disabled).value;
+  const feat = form.elements.featuriser;
+  let keep = feat.selectedOptions[0];
+  for (const opt of feat.options) {
+    opt.hidden = opt.dataset.modality !== task;
+  }
+  if (!keep || keep.hidden || keep.disabled) {
+    const usable = [...feat.options].filter((o) => !o.hidden && !o.disabled);
+    keep = usable.find((o) => o.dataset.default === "true") || usable[0];
+    if (keep) feat.value = keep.value;
+  }
+  strategyChanged();
+  explain("featuriser");
+}
+
+let headTouched = false;
+
+function strategyChanged() {
+  const opt = form.elements.strategy.selectedOptions[0];
+  if (!headTouched && opt?.dataset.head) form.elements.head.value = opt.dataset.head;
+  explain("strategy");
+  explain("head");
+}
+
+function explain(name) {
+  const opt = form.elements[name].selectedOptions[0];
+  $(`[data-explains="${name}"]`).textContent = opt ? opt.dataset.description : "";
+}
+
+let importLabelsTouched = false;
+
+function showSource() {
+  const kind = sourceKind();
+  for (const box of $$(".source")) box.hidden = box.dataset.source !== kind;
+  fieldError("source", "");
+  // a catalogue dataset comes fully labelled: by default, label its pool here from scratch
+  if (!importLabelsTouched) form.elements.import_labels.value = kind === "catalogue" ? "evaluation" : "all";
+}
+
+// -- label names from the data ---------------------------------------------------------
+
+export function parseCsv(text, delimiter = ",") {
+  const rows = [];
+  let row = [], cell = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') { if (text[i + 1] === '"') { cell += '"'; i++; } else quoted = false; } else cell += c;
+    } else if (c === '"' && cell === "") quoted = true;
+    else if (c === delimiter) { row.push(cell); cell = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(cell); rows.push(row); row = []; cell = "";
+    } else cell += c;
+  }
+  if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+function splitCell(value) {
+  const v = String(value ?? "").trim();
+  if (!v) return [];
+  if (v.startsWith("[")) { try { return JSON.parse(v).map(String); } catch (_) { /* a plain name */ } }
+  return v.split("|").map((s) => s.trim()).filter(Boolean);
+}
+
+function labelColumn(header) {
+  const wanted = form.elements.label_column.value.trim();
+  const lower = header.map((h) => h.trim().toLowerCase());
+  if (wanted) return header.findIndex((h) => h.trim() === wanted);
+  for (const name of ["labels", "label"]) { const k = lower.indexOf(name); if (k >= 0) return k; }
+  return -1;
+}
+
+function namesFromRows(rows) {
+  if (rows.length < 2) return null;
+  const col = labelColumn(rows[0]);
+  if (col < 0) return null;
+  const names = new Set();
+  for (const r of rows.slice(1)) for (const n of splitCell(r[col])) names.add(n);
+  return { names: [...names], column: `column “${rows[0][col]}”` };
+}
+
+function namesFromJsonl(text) {
+  const names = new Set();
+  let column = null;
+  const wanted = form.elements.label_column.value.trim();
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let obj;
+    try { obj = JSON.parse(line); } catch (_) { continue; } // a cut-off last line
+    const key = wanted || ["labels", "label"].find((k) => k in obj);
+    if (!key || !(key in obj)) continue;
+    column = key;
+    const v = obj[key];
+    for (const n of Array.isArray(v) ? v.map(String) : splitCell(v)) names.add(n);
+  }
+  return column ? { names: [...names], column: `field “${column}”` } : null;
+}
+
+// A zip's central directory: member names, and labels.csv inflated with DecompressionStream.
+async function namesFromZip(file) {
+  const tail = new DataView(await file.slice(Math.max(0, file.size - 65557)).arrayBuffer());
+  let eocd = -1;
+  for (let i = tail.byteLength - 22; i >= 0; i--) if (tail.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+  if (eocd < 0) return null;
+  const count = tail.getUint16(eocd + 10, true);
+  const cdSize = tail.getUint32(eocd + 12, true);
+  const cdOffset = tail.getUint32(eocd + 16, true);
+  const cd = new DataView(await file.slice(cdOffset, cdOffset + cdSize).arrayBuffer());
+  const decoder = new TextDecoder();
+  const members = [];
+  for (let p = 0, k = 0; k < count && p + 46 <= cd.byteLength; k++) {
+    const method = cd.getUint16(p + 10, true), csize = cd.getUint32(p + 20, true);
+    const nlen = cd.getUint16(p + 28, true), xlen = cd.getUint16(p + 30, true), clen = cd.getUint16(p + 32, true);
+    const local = cd.getUint32(p + 42, true);
+    const name = decoder.decode(new Uint8Array(cd.buffer, cd.byteOffset + p + 46, nlen));
+    members.push({ name, method, csize, local });
+    p += 46 + nlen + xlen + clen;
+  }
+  const labels = members.find((m) => m.name.split("/").pop().toLowerCase() === "labels.csv");
+  if (labels && (labels.method === 0 || labels.method === 8)) {
+    const head = new DataView(await file.slice(labels.local, labels.local + 30).arrayBuffer());
+    const start = labels.local + 30 + head.getUint16(26, true) + head.getUint16(28, true);
+    let blob = file.slice(start, start + labels.csize);
+    if (labels.method === 8) blob = await new Response(blob.stream().pipeThrough(new DecompressionStream("deflate-raw"))).blob();
+    const found = namesFromRows(parseCsv(await blob.text()));
+    if (found) return { names: found.names, column: `${found.column} of labels.csv` };
+  }
+  const splits = new Set(["train", "test", "val", "valid", "validation", "dev", "pool", "unlabeled"]);
+  const names = new Set();
+  for (const m of members) {
+    const parts = m.name.split("/").filter(Boolean);
+    if (parts.length < 2 || !/\.(jpe?g|png|gif|bmp|webp|tiff?)$/i.test(parts[parts.length - 1])) continue;
+    const folder = parts[parts.length - 2];
+    if (!splits.has(folder.toLowerCase()) && !folder.startsWith(".") && !folder.startsWith("__")) names.add(folder);
+  }
+  return names.size ? { names: [...names], column: "the folder names" } : null;
+}
+
+async function labelsFromData() {
+  const kind = sourceKind();
+  if (kind === "catalogue") {
+    const picked = $("#catalogue input:checked");
+    if (!picked) return { note: "Pick a catalogue dataset first." };
+    const names = JSON.parse(picked.closest(".option").dataset.labels || "[]");
+    return { names, note: `${names.length} labels of the catalogue dataset.` };
+  }
+  if (kind === "s3") return { note: "Labels cannot be read from S3 here; type them." };
+  const file = form.elements.file.files[0];
+  if (!file) return { note: "Choose a file first." };
+  const lower = file.name.toLowerCase();
+  let found = null;
+  if (lower.endsWith(".zip")) found = await namesFromZip(file);
+  else if (lower.endsWith(".parquet")) return { note: "Parquet files cannot be read here; type the labels." };
+  else {
+    const text = await file.slice(0, SNIFF_BYTES).text();
+    const body = file.size > SNIFF_BYTES ? text.slice(0, text.lastIndexOf("\n") + 1) : text;
+    if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson") || lower.endsWith(".json")) found = namesFromJsonl(body);
+    else found = namesFromRows(parseCsv(body, lower.endsWith(".tsv") ? "\t" : ","));
+  }
+  if (!found || !found.names.length) return { note: "No label names found in the file; type them." };
+  found.names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const partial = file.size > SNIFF_BYTES && !lower.endsWith(".zip") ? " (from the first 8 MB)" : "";
+  return { names: found.names, note: `${found.names.length} labels found in ${found.column}${partial}.` };
+}
+
+async function fillLabels(quiet = false) {
+  const note = $("#labels-note");
+  try {
+    const { names, note: text } = await labelsFromData();
+    if (names && names.length) { form.elements.labels.value = names.join("\n"); autoFilled = true; preview(); }
+    note.textContent = quiet && !(names && names.length) ? "" : text;
+  } catch (err) {
+    note.textContent = `Could not read the labels from the file (${err.message}); type them.`;
+  }
+}
+
+function preview() {
+  const box = $("#labels-preview");
+  box.replaceChildren(...parseLabels(form.elements.labels.value).map((name, i) =>
+    el("span", { class: "chip" }, i < 9 ? el("kbd", {}, String(i + 1)) : null, " ", name)));
+}
+
+function summary() {
+  const { task, multi } = taskType();
+  const kind = sourceKind();
+  const src = kind === "upload" ? (form.elements.file.files[0]?.name || "no file")
+    : kind === "catalogue" ? `catalogue: ${$("#catalogue input:checked")?.value || "none"}`
+      : form.elements.s3_uri.value.trim();
+  const labels = parseLabels(form.elements.labels.value);
+  const rows = [
+    ["Project", form.elements.name.value.trim()],
+    ["Task", `${task}, ${multi ? "several labels" : "one label"} per item`],
+    ["Data", `${src} (labels in it: ${form.elements.import_labels.selectedOptions[0].textContent.split(":")[0]})`],
+    ["Labels", labels.join(", ")],
+    ["Strategy", form.elements.strategy.value],
+    ["Head", form.elements.head.value],
+    ["Featuriser", form.elements.featuriser.value],
+  ];
+  $("#summary").replaceChildren(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
+}
+
+// -- create, import, follow -------------------------------------------------------------
+
+const STEP_OF_FIELD = { name: "task", labels: "labels", strategy: "model", head: "model", featuriser: "model",
+  batch_size: "loop", exploration: "loop" };
+
+function showApiError(err) {
+  const msg = err instanceof ApiError ? String(err.detail) : String(err.message || err);
+  const lower = msg.toLowerCase();
+  const field = lower.includes("project named") || lower.includes("project name") ? "name"
+    : lower.includes("label") ? "labels"
+      : Object.keys(STEP_OF_FIELD).find((f) => lower.includes(f.replace("_", " ")) || lower.includes(f));
+  if (field) {
+    show(STEPS.indexOf(STEP_OF_FIELD[field]));
+    fieldError(field, msg);
+    form.elements[field]?.focus?.();
+  } else formError(msg);
+}
+
+function jobBox(id) {
+  const box = $(`#job-${id}`);
+  box.hidden = false;
+  return {
+    set(status, fraction, message, eta) {
+      $(".job-status", box).textContent = status;
+      box.dataset.status = status;
+      const bar = $("progress", box);
+      if (fraction === null || fraction === undefined) bar.removeAttribute("value"); else bar.value = fraction;
+      $(".job-message", box).textContent = message || "";
+      $(".job-eta", box).textContent = eta || "";
+    },
+    fail(text) { const pre = $(".job-error", box); pre.hidden = false; pre.textContent = text; },
+  };
+}
+
+function upload(file) {
+  const box = jobBox("upload");
+  const data = new FormData();
+  data.append("file", file);
+  for (const k of ["text_column", "label_column"]) { const v = form.elements[k].value.trim(); if (v) data.append(k, v); }
+  data.append("labels", form.elements.import_labels.value);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/projects/${project.id}/imports`);
+    xhr.setRequestHeader("X-Labella-CSRF", "1");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => {
+      if (!e.lengthComputable) return;
+      const s = (performance.now() - started) / 1000;
+      const eta = e.loaded ? (s * (e.total - e.loaded)) / e.loaded : null;
+      box.set("uploading", e.loaded / e.total, `${(e.loaded / 1e6).toFixed(1)} of ${(e.total / 1e6).toFixed(1)} MB`, duration(eta));
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status === 202) { box.set("uploaded", 1, file.name, ""); resolve(xhr.response); }
+      else { box.set("failed", 0, "", ""); reject(new ApiError(xhr.status, xhr.response?.detail ?? xhr.statusText)); }
+    });
+    xhr.addEventListener("error", () => reject(new Error("the upload was interrupted")));
+    xhr.send(data);
+  });
+}
+
+async function follow(job, name) {
+  const box = jobBox(name);
+  for (;;) {
+    const frac = job.progress ?? (job.total ? job.done / job.total : null);
+    box.set(job.status, job.status === "succeeded" ? 1 : frac, job.message, job.status === "running" ? duration(job.eta_seconds) : "");
+    if (job.status === "succeeded") return job;
+    if (job.status === "failed" || job.status === "cancelled") {
+      box.fail([job.error, ...(job.log_tail || []).slice(-5)].filter(Boolean).join("\n"));
+      throw new Error(`${name} ${job.status}: ${job.error || ""}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    job = await api(`/api/jobs/${job.id}`);
+  }
+}
+
+function report(result) {
+  $("#import-report").hidden = false;
+  const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+  const bits = [`${n(result.added, "item", "items")} added`];
+  if (result.duplicates) bits.push(`${result.duplicates} already there`);
+  if (result.labeled) bits.push(`${result.labeled} came with labels`);
+  if (result.evaluation) bits.push(`${result.evaluation} held out to measure the model`);
+  bits.push(result.n_errors ? n(result.n_errors, "bad row", "bad rows") : "no bad rows");
+  $("#report-counts").textContent = bits.join(" · ") + ".";
+  if (!result.n_errors) return;
+  $("#bad-rows").hidden = false;
+  const shown = (result.errors || []).slice(0, 50);
+  $("#bad-rows tbody").replaceChildren(...shown.map((e) =>
+    el("tr", {}, el("td", {}, String(e.position)), el("td", {}, e.source), el("td", {}, e.message))));
+  const more = result.n_errors - shown.length;
+  $("#bad-rows-more").textContent = more > 0 ? `and ${more} more` : "";
+}
+
+async function startImport() {
+  const kind = sourceKind();
+  if (kind === "upload") return upload(form.elements.file.files[0]);
+  const source = kind === "catalogue" ? `catalogue:${$("#catalogue input:checked").value}` : form.elements.s3_uri.value.trim();
+  const body = { source, labels: form.elements.import_labels.value };
+  for (const k of ["text_column", "label_column"]) { const v = form.elements[k].value.trim(); if (v) body[k] = v; }
+  return api(`/api/projects/${project.id}/imports/source`, { method: "POST", json: body });
+}
+
+async function findFeaturise(after) {
+  for (let i = 0; i < 20; i++) {
+    const jobs = await api(`/api/projects/${project.id}/jobs?limit=20`);
+    const f = jobs.filter((j) => j.kind === "featurise" && j.id > after).sort((a, b) => a.id - b.id)[0];
+    if (f) return f;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return null;
+}
+
+async function submit(ev) {
+  ev.preventDefault();
+  for (const name of STEPS) if (!validate(name)) { show(STEPS.indexOf(name)); return; }
+  const create = $("#create");
+  create.disabled = true;
+  const { task, multi } = taskType();
+  try {
+    if (!project) {
+      project = await api("/api/projects", { method: "POST", json: {
+        name: form.elements.name.value.trim(), task, multi_label: multi,
+        labels: parseLabels(form.elements.labels.value), description: form.elements.description.value.trim(),
+        strategy: form.elements.strategy.value, head: form.elements.head.value,
+        featuriser: form.elements.featuriser.value,
+        settings: { batch_size: Number(form.elements.batch_size.value), exploration: Number(form.elements.exploration.value) },
+      } });
+    }
+  } catch (err) {
+    create.disabled = false;
+    showApiError(err);
+    return;
+  }
+  form.hidden = true;
+  $("#steps").hidden = true;
+  const panel = $("#progress");
+  panel.hidden = false;
+  $("#project-link").textContent = project.name;
+  $("#project-link").href = `/projects/${project.id}`;
+  $("#go-label").href = `/projects/${project.id}/label`;
+  $("#go-dashboard").href = `/projects/${project.id}`;
+  for (const id of ["job-upload", "job-import", "job-featurise", "import-report", "bad-rows", "progress-error", "retry-row"]) $(`#${id}`).hidden = true;
+  try {
+    const job = await startImport();
+    const done = await follow(job, "import");
+    report(done.result || {});
+    if ((done.result || {}).added) {
+      const feat = await findFeaturise(done.id);
+      if (feat) await follow(feat, "featurise");
+    }
+    $("#done").hidden = false;
+    $("#go-label").focus();
+  } catch (err) {
+    const p = $("#progress-error");
+    p.hidden = false;
+    p.textContent = err instanceof ApiError ? String(err.detail) : String(err.message || err);
+    $("#retry-row").hidden = false;
+  }
+}
+
+function retry() {
+  // the project exists: only the data source can change now
+  $("#progress").hidden = true;
+  form.hidden = false;
+  $("#steps").hidden = false;
+  $("#create").disabled = false;
+  for (const fs of $$("fieldset.step")) if (!["data", "loop"].includes(fs.dataset.step)) fs.disabled = true;
+  formError(`Project “${project.name}” was created; choose another data source and import again.`);
+  show(STEPS.indexOf("data"));
+  $("#next").hidden = true;
+  $("#create").hidden = false;
+}
+
+// -- wiring ------------------------------------------------------------------------------
+
+$("#next").addEventListener("click", next);
+$("#back").addEventListener("click", () => show(step - 1));
+form.addEventListener("submit", submit);
+$("#retry").addEventListener("click", retry);
+$$("#steps a").forEach((a, k) => a.addEventListener("click", (e) => {
+  e.preventDefault();
+  if (project) return;
+  for (let i = step; i < k; i++) if (!validate(STEPS[i])) { show(i); return; }
+  show(k);
+}));
+form.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.type !== "file" && step < STEPS.length - 1) {
+    e.preventDefault();
+    next();
+  }
+});
+for (const r of form.elements.task_type) r.addEventListener("change", applyTaskType);
+for (const r of form.elements.source_kind) r.addEventListener("change", showSource);
+form.elements.strategy.addEventListener("change", strategyChanged);
+form.elements.head.addEventListener("change", () => { headTouched = true; explain("head"); });
+form.elements.featuriser.addEventListener("change", () => explain("featuriser"));
+form.elements.import_labels.addEventListener("change", () => { importLabelsTouched = true; });
+form.elements.labels.addEventListener("input", () => { autoFilled = false; preview(); });
+function dataChanged() {
+  if (autoFilled) { form.elements.labels.value = ""; preview(); }
+  fieldError("source", "");
+}
+form.elements.file.addEventListener("change", dataChanged);
+$("#catalogue").addEventListener("change", dataChanged);
+$("#labels-from-data").addEventListener("click", () => fillLabels(false));
+applyTaskType();
+showSource();
+show(0);
+form.elements.name.focus();
