@@ -1,3 +1,3 @@
 """Labella: an active-learning labelling platform."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

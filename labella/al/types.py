@@ -56,6 +56,7 @@ class Pool:
     n_classes: int
     multi_label: bool = False
     _mask: np.ndarray = field(init=False, repr=False, compare=False)
+    _known: dict[int, tuple[Any, np.ndarray]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2:
@@ -72,6 +73,7 @@ class Pool:
         if self.n_classes < 2 and not self.multi_label:
             raise DataError(f"single-label needs at least 2 classes; got {self.n_classes}")
         object.__setattr__(self, "_mask", labeled_mask(self.y))
+        object.__setattr__(self, "_known", {})
 
     @classmethod
     def unlabeled(cls, X: np.ndarray, n_classes: int, *, multi_label: bool = False) -> Pool:
@@ -112,6 +114,20 @@ class Pool:
         y = self.y.copy()
         y[np.asarray(indices, dtype=np.int64)] = labels
         return Pool(self.X, y, self.n_classes, self.multi_label)
+
+    def remember_proba(self, head: Any, proba: np.ndarray) -> None:
+        """Record ``head``'s probabilities for every row, so :meth:`predict_proba` need not
+        compute them again. Only for a head that is not refitted while this pool is in use."""
+        if proba.shape[0] != self.n_items:
+            raise DataError(f"proba has {proba.shape[0]} rows; the pool has {self.n_items}")
+        self._known[id(head)] = (head, proba)
+
+    def predict_proba(self, head: Any, rows: np.ndarray) -> np.ndarray:
+        """``head.predict_proba(X[rows])``, taken from :meth:`remember_proba` when known."""
+        known = self._known.get(id(head))
+        if known is not None and known[0] is head:
+            return known[1][rows]
+        return np.asarray(head.predict_proba(self.X[rows]))
 
     def labeled_data(self) -> tuple[np.ndarray, np.ndarray]:
         """``(X_labeled, y_labeled)``."""

@@ -26,7 +26,7 @@ def current_user(request: Request, ctx: Ctx) -> auth.UserPublic:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
-        with ctx.session() as s:
+        with ctx.read_session() as s:
             return auth.user_for_token(s, token.strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and request.url.path.startswith("/api/") and request.method not in (
@@ -39,7 +39,7 @@ def current_user(request: Request, ctx: Ctx) -> auth.UserPublic:
         signer = request.app.state.signer
         user_id = signer.load(cookie)
         if user_id is not None:
-            with ctx.session() as s:
+            with ctx.read_session() as s:
                 return auth.get_user(s, user_id=user_id)
     raise AuthenticationError("sign in, or send an API token as 'Authorization: Bearer <token>'")
 

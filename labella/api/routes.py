@@ -290,7 +290,7 @@ def export_model(project_id: int, ctx: Ctx, user: CurrentUser) -> FileResponse:
 def _job_for(ctx: Ctx, user: auth.UserPublic, job_id: int) -> Any:
     job = ctx.jobs.get(job_id)
     if job.project_id is not None:
-        with ctx.session() as s:
+        with ctx.read_session() as s:
             auth.require_role(s, user, job.project_id)
     elif not user.is_admin:
         raise NotFoundError(f"no job with id {job_id}")
@@ -314,7 +314,7 @@ def cancel_job(job_id: int, ctx: Ctx, user: CurrentUser) -> JobPublic:
 @router.get("/projects/{project_id}/jobs", response_model=list[JobPublic], tags=["jobs"])
 def project_jobs(project_id: int, ctx: Ctx, user: CurrentUser,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[JobPublic]:
-    with ctx.session() as s:
+    with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
     return [JobPublic.of(j) for j in ctx.jobs.list(project_id=project_id, limit=limit)]
 

@@ -24,7 +24,7 @@ from labella.jobs.queue import JobQueue
 from labella.jobs.runner import JobRegistry, LocalWorker
 from labella.service.loop import LoopManager
 from labella.store.blobs import BlobStore, open_blob_store
-from labella.store.engine import make_engine, make_session_factory
+from labella.store.engine import make_engine, make_read_session_factory, make_session_factory
 from labella.store.projects import Project
 from labella.store.schema import upgrade
 
@@ -38,6 +38,7 @@ class ServiceContext:
         self.engine = make_engine(settings.resolved_database_url)
         upgrade(self.engine)
         self.sessions = make_session_factory(self.engine)
+        self.readers = make_read_session_factory(self.engine)
         self.cache = EmbeddingCache(settings.resolved_cache_dir)
         self.blobs: BlobStore = open_blob_store(settings.resolved_blob_url,
                                                 storage_options=settings.storage_options)
@@ -88,6 +89,16 @@ class ServiceContext:
         """A session committed on success, rolled back on error."""
         with self.sessions() as s, s.begin():
             yield s
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading only (on SQLite it never waits for a writer); rolled back
+        at the end."""
+        with self.readers() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
 
     def featuriser(self, name: str) -> Featuriser:
         """A shared featuriser instance by registry name (models load once per process)."""

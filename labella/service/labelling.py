@@ -27,11 +27,9 @@ if TYPE_CHECKING:
 
 def next_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, n: int = 1
                ) -> list[NextItem]:
-    with ctx.session() as s:
+    with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-    # the loop is handed a session with no transaction open: on SQLite every transaction
-    # holds the write lock, and loading the project's loop state opens sessions of its own
-    with ctx.sessions() as s:
+    with ctx.read_session() as s:
         return ctx.loops.next_items(s, project_id, user.id, n)
 
 
@@ -41,22 +39,22 @@ def annotate(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_i
     """Label an item (``labels``: one name for single-label, a list for multi-label)."""
     if labels is None:
         raise InvalidRequestError("give the label (single-label) or labels (multi-label)")
-    with ctx.session() as s:
+    with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
         project = s.get(Project, project_id)
         assert project is not None  # require_role checked it exists
         task = get_task(project.task, project.multi_label)
         value = task.validate([labels] if isinstance(labels, str) else list(labels), project.labels)
-    with ctx.sessions() as s:  # no transaction open: see next_items
+    with ctx.sessions() as s:  # no transaction open: the loop commits its own
         return ctx.loops.annotate(s, project_id, user.id, item_id, action="label", labels=value,
                                   request_id=request_id, meta=meta)
 
 
 def skip(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int, *,
          request_id: str | None = None) -> AnnotationAck:
-    with ctx.session() as s:
+    with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-    with ctx.sessions() as s:  # no transaction open: see next_items
+    with ctx.sessions() as s:  # no transaction open: the loop commits its own
         return ctx.loops.annotate(s, project_id, user.id, item_id, action="skip",
                                   request_id=request_id)
 
@@ -74,7 +72,7 @@ def undo(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: i
             if last is None or last.action == "undo":
                 raise InvalidRequestError("nothing to undo")
             item_id = last.item_id
-    with ctx.sessions() as s:  # no transaction open: see next_items
+    with ctx.sessions() as s:  # no transaction open: the loop commits its own
         return ctx.loops.annotate(s, project_id, user.id, item_id, action="undo",
                                   request_id=request_id)
 

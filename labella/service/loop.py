@@ -79,15 +79,23 @@ class LoopManager:
         featuriser_for: project -> its featuriser instance.
         cache: the embedding cache.
         lease_seconds: how long an item handed out stays reserved.
+        refit_share: the largest share of the time the refitter may spend refitting. After
+            a refit that took ``t`` seconds it rests ``t * (1 / refit_share - 1)`` seconds,
+            so that under a burst of labels the requests keep most of the CPU (and of
+            Python's interpreter lock). At human labelling speed it never rests: a refit
+            of 100 000 items takes about a tenth of a second.
     """
 
     def __init__(self, session_factory: Callable[[], Session], *,
                  featuriser_for: Callable[[Project], Any], cache: Any,
-                 lease_seconds: float = 600.0) -> None:
+                 lease_seconds: float = 600.0, refit_share: float = 0.25) -> None:
+        if not 0 < refit_share <= 1:
+            raise ValueError(f"refit_share must be in (0, 1]; got {refit_share}")
         self._sessions = session_factory
         self._featuriser_for = featuriser_for
         self._cache = cache
         self.lease_seconds = lease_seconds
+        self.refit_share = refit_share
         self._states: dict[int, ProjectState] = {}
         self._load_locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -175,10 +183,16 @@ class LoopManager:
             st = self._states.get(pid)
             if st is None:
                 continue
+            t0 = time.monotonic()
             try:
                 self._refit_now(st)
             except Exception:  # the refitter must survive a bad refit; the error is logged
                 log.exception("online refit of project %d failed", pid)
+            end = time.monotonic()
+            resume = end + (end - t0) * (1 / self.refit_share - 1)
+            with self._wake:  # rest (new labels do not cut it short; stop() does)
+                while not self._stopping and (left := resume - time.monotonic()) > 0:
+                    self._wake.wait(left)
 
     def _snapshot(self, st: ProjectState) -> Snapshot:
         with st.lock:
@@ -264,8 +278,8 @@ class LoopManager:
             if len(picked) < n:
                 # the ranked queue is used up until the refitter catches up: fall back to
                 # the most uncertain free items under the current model, or random ones
-                taken = {p[0] for p in picked}
-                for row, score, why in self._fallback(st, n - len(picked), taken, free):
+                taken = [p[0] for p in picked]
+                for row, score, why in self._fallback(st, n - len(picked), taken, user_id, now):
                     picked.append((row, score, why, st.version))
                 if len(picked) < n:
                     self.mark_dirty(project_id)
@@ -286,20 +300,31 @@ class LoopManager:
         return out
 
     @staticmethod
-    def _fallback(st: ProjectState, k: int, taken: set[int],
-                  free: Callable[[int], bool]) -> list[tuple[int, float | None, str]]:
-        unl = np.flatnonzero(~labeled_mask(st.y))
-        cand = [int(r) for r in unl if r not in taken and free(int(r))]
-        if not cand:
+    def _fallback(st: ProjectState, k: int, taken: list[int], user_id: int,
+                  now: float) -> list[tuple[int, float | None, str]]:
+        """``k`` free rows when the ranked queue is used up (vectorised: this runs inside a
+        request, over the whole pool)."""
+        free = ~labeled_mask(st.y)
+        blocked = list(taken) + list(st.skipped.get(user_id, ()))
+        blocked += [row for row, (holder, until) in st.leases.items()
+                    if holder != user_id and until >= now]
+        if blocked:
+            free[np.asarray(blocked, dtype=np.int64)] = False
+        cand = np.flatnonzero(free)
+        if len(cand) == 0:
             return []
         if st.proba is not None:
-            p = np.sort(st.proba[cand], axis=1)
-            margin = p[:, -1] - p[:, -2] if p.shape[1] > 1 else p[:, -1]
-            order = np.argsort(margin, kind="stable")[:k]
-            return [(cand[i], float(-margin[i]), "margin (queue refilling)") for i in order]
+            if st.multi_label:  # closeness of each label's probability to 1/2, averaged
+                margin = np.abs(st.proba[cand] - 0.5).mean(axis=1)
+            else:
+                p = np.sort(st.proba[cand], axis=1)
+                margin = p[:, -1] - p[:, -2]
+            top = np.argpartition(margin, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
+            order = top[np.argsort(margin[top], kind="stable")]
+            return [(int(cand[i]), float(-margin[i]), "margin (queue refilling)") for i in order]
         rng = np.random.default_rng(st.project_id + st.labels_changed)
         sel = rng.choice(len(cand), size=min(k, len(cand)), replace=False)
-        return [(cand[i], None, "random (cold start)") for i in sel]
+        return [(int(cand[i]), None, "random (cold start)") for i in sel]
 
     @staticmethod
     def _suggest(st: ProjectState, rows: list[int]) -> list[tuple[list[str] | None, float | None]]:

@@ -53,7 +53,7 @@ def plateau_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int) -> dict[str, Any]:
-    with ctx.session() as s:
+    with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
         versions = list(s.scalars(select(ModelVersion).where(ModelVersion.project_id == project_id)
                                   .order_by(ModelVersion.version)))

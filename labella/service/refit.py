@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sklearn
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from labella.al import metrics as al_metrics
@@ -110,6 +111,13 @@ def evaluate(snap: Snapshot, head: Head | None, X_lab: np.ndarray, y_lab: np.nda
 
 def refit(snap: Snapshot) -> RefitResult:
     """Fit the pipeline's head on the labelled rows, score the pool and rank the queue."""
+    # the features were checked finite when they were computed: skip scikit-learn's
+    # re-check of the whole pool (a third of a refit's time at 100 000 items)
+    with sklearn.config_context(assume_finite=True):
+        return _refit(snap)
+
+
+def _refit(snap: Snapshot) -> RefitResult:
     t0 = time.perf_counter()
     rng = np.random.default_rng(snap.seed)
     mask = labeled_mask(snap.y)
@@ -130,6 +138,7 @@ def refit(snap: Snapshot) -> RefitResult:
         X_lab, y_lab = snap.X[mask], snap.y[mask]
         head = snap.pipeline.make_head(snap.n_classes, snap.multi_label).fit(X_lab, y_lab)
         proba = head.predict_proba(snap.X)
+        pool.remember_proba(head, proba)  # the strategy scores from these, not again
         stop_pred = _predict(proba[snap.stop_rows], snap.multi_label) if len(snap.stop_rows) else None
         strategy = REGISTRY.get(snap.pipeline.strategy, **snap.pipeline.strategy_params)
         try:

@@ -42,10 +42,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "labella_read_only"
+"""Execution option of an engine for read-only sessions (see :func:`make_read_session_factory`)."""
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # pysqlite's own transaction handling defers BEGIN; take the write lock up front
-    # so two writers queue on busy_timeout instead of failing on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # pysqlite's own transaction handling defers BEGIN; a writing transaction takes the
+    # write lock up front so two writers queue on busy_timeout instead of failing on lock
+    # upgrade. A read-only one begins deferred: under WAL it never waits for a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -70,6 +78,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for transactions that only read (same connection pool). On SQLite they
+    do not take the write lock, so a request that only reads never queues behind a
+    writer. Do not write in one: the write could fail with "database is locked" instead
+    of waiting its turn; write through :func:`make_session_factory`'s sessions."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

@@ -103,3 +103,26 @@ def test_every_entry_is_documented() -> None:
         "cluster_margin", "information_density", "typiclust", "kmeans_pp", "boundary_search",
         "ml_mean_entropy", "ml_max_entropy", "mmc", "stream_threshold",
     }
+
+
+@pytest.mark.parametrize("name", ["margin", "entropy", "least_confidence", "exploration_mix"])
+def test_remembered_probabilities_give_the_same_batch(name: str, single_pool) -> None:
+    """A caller that already scored the pool hands the probabilities over; the batch is the
+    one the strategy would have computed itself."""
+    pool, head = single_pool
+    fresh = REGISTRY.get(name).query(pool, 7, head=head, rng=3)
+    known = Pool(pool.X, pool.y, pool.n_classes, pool.multi_label)
+    known.remember_proba(head, head.predict_proba(pool.X))
+    again = REGISTRY.get(name).query(known, 7, head=head, rng=3)
+    assert again.indices.tolist() == fresh.indices.tolist()
+    np.testing.assert_allclose(again.scores, fresh.scores)
+    # they are really used: made-up probabilities change the batch to their most uncertain
+    fake = np.tile([0.98, 0.01, 0.01], (pool.n_items, 1))
+    pick = pool.unlabeled_indices[5]
+    fake[pick] = [0.34, 0.33, 0.33]
+    rigged = Pool(pool.X, pool.y, pool.n_classes, pool.multi_label)
+    rigged.remember_proba(head, fake)
+    if name != "exploration_mix":
+        assert REGISTRY.get(name).query(rigged, 1, head=head, rng=3).indices.tolist() == [pick]
+    with pytest.raises(DataError, match="rows"):
+        rigged.remember_proba(head, fake[:10])

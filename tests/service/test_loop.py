@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -128,6 +129,39 @@ def test_leases_keep_annotators_apart(ctx: ServiceContext, admin: auth.UserPubli
     assert len(mine) == 15 and len(theirs) == 15 and not mine & theirs
     again = {i.id for i in labelling.next_items(ctx, ann, p.id, 30)}  # mine to get again
     assert not again & mine and theirs <= again and len(again) == 25
+
+
+def test_used_up_queue_falls_back_to_the_current_model(ctx: ServiceContext, admin: auth.UserPublic,
+                                                      make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With the ranked queue used up (the refitter behind), ``next`` ranks the free items by
+    the current model's margin, and still keeps out labelled, skipped and leased items."""
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=80, n_test=0)
+    for it in labelling.next_items(ctx, admin, p.id, 12):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, 0)
+    with ctx.session() as s:
+        ann = auth.create_user(s, "ann", password="password1")
+        projects.set_member(s, admin, p.id, "ann", "annotator")
+    theirs = {i.id for i in labelling.next_items(ctx, ann, p.id, 10)}
+    skipped = labelling.next_items(ctx, admin, p.id, 1)[0].id
+    labelling.skip(ctx, admin, p.id, skipped)
+    st = ctx.loops.state(p.id)
+    ctx.loops.stop()  # no refit from here on: the queue stays used up
+    with st.lock:
+        st.ranked = None
+        proba = st.proba.copy()
+        free = [int(r) for r in range(len(st.y)) if not st.is_labeled(r)]
+        ids = st.index.ids(free).tolist()
+    assert proba is not None
+    batch = labelling.next_items(ctx, admin, p.id, 20)
+    got = [b.id for b in batch]
+    assert all(b.reason.strategy == "margin (queue refilling)" for b in batch)
+    assert len(set(got)) == 20 and not set(got) & (theirs | {skipped})
+    srt = np.sort(proba[free], axis=1)
+    margin = dict(zip(ids, srt[:, -1] - srt[:, -2], strict=True))
+    eligible = sorted((i for i in ids if i not in theirs and i != skipped), key=margin.__getitem__)
+    assert [round(margin[i], 9) for i in got] == [round(margin[i], 9) for i in eligible[:20]]
+    assert [b.reason.score for b in batch] == sorted((b.reason.score for b in batch), reverse=True)  # type: ignore[misc]
 
 
 def test_concurrent_annotators_lose_nothing(ctx: ServiceContext, admin: auth.UserPublic,

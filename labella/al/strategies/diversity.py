@@ -306,7 +306,7 @@ class ClusterMargin(Strategy):
         if self.margin_factor < 1.0:
             raise ValueError(f"margin_factor must be >= 1; got {self.margin_factor}")
         cand = pool.unlabeled_indices
-        u = nonneg_uncertainty(head.predict_proba(pool.X[cand]), multi_label=pool.multi_label)
+        u = nonneg_uncertainty(pool.predict_proba(head, cand), multi_label=pool.multi_label)
         m = min(len(cand), max(n, math.ceil(self.margin_factor * n)))
         top, top_u = top_k(u, cand, m, rng=rng)  # most uncertain first
         k = min(m, self.n_clusters or n)

@@ -93,7 +93,7 @@ class MeanBinaryEntropy(_MultiLabelScore):
     )
 
     def scores(self, pool: Pool, candidates: np.ndarray, *, head: Head, rng: np.random.Generator) -> np.ndarray:
-        return mean_binary_entropy(head.predict_proba(pool.X[candidates]))
+        return mean_binary_entropy(pool.predict_proba(head, candidates))
 
 
 @register
@@ -106,7 +106,7 @@ class MaxBinaryEntropy(_MultiLabelScore):
     )
 
     def scores(self, pool: Pool, candidates: np.ndarray, *, head: Head, rng: np.random.Generator) -> np.ndarray:
-        return max_binary_entropy(head.predict_proba(pool.X[candidates]))
+        return max_binary_entropy(pool.predict_proba(head, candidates))
 
 
 @register
@@ -132,6 +132,6 @@ class MMC(_MultiLabelScore):
 
     def scores(self, pool: Pool, candidates: np.ndarray, *, head: Head, rng: np.random.Generator) -> np.ndarray:
         X_lab, Y_lab = pool.labeled_data()
-        proba = head.predict_proba(pool.X[candidates])
+        proba = pool.predict_proba(head, candidates)
         counts = predict_label_counts(head.predict_proba(X_lab), Y_lab, proba, C=self.C)
         return mmc_scores(proba, counts)

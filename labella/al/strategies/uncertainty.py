@@ -34,7 +34,7 @@ class _Uncertainty(ScoreStrategy):
     measure = ""
 
     def scores(self, pool: Pool, candidates: np.ndarray, *, head: Head, rng: np.random.Generator) -> np.ndarray:
-        return uncertainty_scores(head.predict_proba(pool.X[candidates]), self.measure,
+        return uncertainty_scores(pool.predict_proba(head, candidates), self.measure,
                                   multi_label=pool.multi_label)
 
 
@@ -79,6 +79,6 @@ class ExplorationMix(Strategy):
     def _query(self, pool: Pool, n: int, *, head: Head | None, rng: np.random.Generator) -> QueryResult:
         assert head is not None
         cand = pool.unlabeled_indices
-        s = uncertainty_scores(head.predict_proba(pool.X[cand]), self.measure, multi_label=pool.multi_label)
+        s = uncertainty_scores(pool.predict_proba(head, cand), self.measure, multi_label=pool.multi_label)
         idx, chosen = exploration_mix(s, cand, n, p=self.p, rng=rng)
         return result(idx, chosen, self.name, p=self.p, measure=self.measure)
