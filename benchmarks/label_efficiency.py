@@ -44,6 +44,7 @@ from labella import datafiles
 from labella.al import metrics
 from labella.al.pipelines import DEFAULT_STRATEGY, Pipeline, pipeline_for
 from labella.al.simulate import Curve, checkpoints, full_score, run_curve
+from labella.al.strategies import REGISTRY
 from labella.al.strategies.base import Strategy
 from labella.al.types import Pool
 
@@ -191,9 +192,22 @@ def run_peer_curve(
 
 
 def parse(name: str) -> tuple[str, str | None]:
-    """``"strategy[@head]"`` -> ``(strategy, head or None)``."""
-    base, _, head = name.partition("@")
+    """``"strategy[@head][+cold_start]"`` -> ``(strategy, head or None)``."""
+    base, _, head = name.partition("+")[0].partition("@")
     return base, head or None
+
+
+def labella_pipeline(name: str) -> Pipeline:
+    """The pipeline of a Labella row ``strategy[@head][+cold_start]``."""
+    base, head = parse(name)
+    cold = name.partition("+")[2] or None
+    pipe = pipeline_for(base)
+    if head:
+        pipe = replace(pipe, head=head)
+    if cold:
+        REGISTRY.info(cold)  # an unknown name fails here, listing the known ones
+        pipe = replace(pipe, cold_start=None if cold == "random" else cold)
+    return pipe
 
 
 def is_peer(name: str) -> bool:
@@ -205,8 +219,7 @@ def describe(name: str) -> str:
     base, head = parse(name)
     if base in peers.PEERS:
         return f"peer {base} head={head or 'logistic_regression'} first=random"
-    pipe = pipeline_for(base)
-    return repr(replace(pipe, head=head) if head else pipe)
+    return repr(labella_pipeline(name))
 
 
 def compute_curve(p: Prepared, name: str, *, budget: int, batch_size: int, initial: int,
@@ -219,9 +232,8 @@ def compute_curve(p: Prepared, name: str, *, budget: int, batch_size: int, initi
         return run_peer_curve(p.X_pool, p.y_pool, p.X_test, p.y_test, strategy=peers.PEERS.get(base),
                               pipeline=Pipeline("random", head=head or "logistic_regression"),
                               **common)
-    pipe = pipeline_for(base)
-    return run_curve(p.X_pool, p.y_pool, p.X_test, p.y_test,
-                     pipeline=replace(pipe, head=head) if head else pipe, **common)
+    return run_curve(p.X_pool, p.y_pool, p.X_test, p.y_test, pipeline=labella_pipeline(name),
+                     **common)
 
 
 class CurveStore:
@@ -235,7 +247,7 @@ class CurveStore:
              seed: int) -> Path:
         run = f"{p.name}-{p.fingerprint}-b{budget}-bs{batch_size}-i{initial}"
         tag = hashlib.sha1(describe(name).encode()).hexdigest()[:8]
-        safe = name.replace(":", "__").replace("@", "--")
+        safe = name.replace(":", "__").replace("@", "--").replace("+", "__cold-")
         return self.root / run / f"{safe}-{tag}-seed{seed}.json"
 
     def get_or_run(self, p: Prepared, name: str, **kw: Any) -> dict[str, Any]:
@@ -471,7 +483,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                     "all that are installed and not marked slow")
     ap.add_argument("--slow-peers", action="store_true", help="include peers marked slow")
     ap.add_argument("--extra", help="more Labella strategies/pipelines to run, each optionally "
-                                    "'@head' (e.g. margin,badge@balanced_logistic_regression)")
+                                    "'@head' and '+cold_start' (e.g. margin,badge@balanced_logistic_regression,"
+                                    "labella+typiclust)")
     ap.add_argument("--peer-head", help="run the peers (and a random row) with this Labella head "
                                         "instead of plain LR, e.g. balanced_logistic_regression")
     ap.add_argument("--fresh", action="store_true", help="recompute curves even if stored")
