@@ -34,10 +34,11 @@ if __package__ in (None, ""):  # run as a script: make ``labella`` importable fr
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from labella.datafiles import shared_datasets_dir
 from labella.features.image import IMAGE_SIZE, EfficientNetLite0Featuriser
 from labella.features.text import MiniLMFeaturiser, minilm_model_dir
 
-SHARED = Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+SHARED = shared_datasets_dir()
 TEXT_BATCH = 64
 
 

@@ -47,10 +47,11 @@ from labella.al.simulate import Curve, checkpoints, full_score, run_curve
 from labella.al.strategies import REGISTRY
 from labella.al.strategies.base import Strategy
 from labella.al.types import Pool
+from labella.datafiles import shared_datasets_dir
 
 log = logging.getLogger("label_efficiency")
 
-SHARED = Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+SHARED = shared_datasets_dir()
 TEST_FRACTION = 0.2
 QUICK_BUDGET = 200
 

@@ -12,7 +12,7 @@ run and the median of the runs' p95 (the criterion: <= 50 ms p95 over a 30-item 
     python benchmarks/label_view_latency.py --runs 5 --pace 150 --labels 50
 
 Texts: the customer-review and MPQA sentences of the shared datasets (``$LABELLA_DATASETS``,
-default ``/work/shared/datasets``), topped up with generated sentences to ``--items``; keys
+default: the nearest ``shared/datasets`` beside the checkout), topped up with generated sentences to ``--items``; keys
 follow the datasets' own labels where known. Each run opens a fresh browser context on the
 same project, so later runs label further into the queue with a model already fitted.
 """
@@ -38,6 +38,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labella.config import Settings
+from labella.datafiles import shared_datasets_dir
 from labella.service import auth, projects
 from labella.service.context import ServiceContext
 from labella.service.importing import start_import
@@ -52,7 +53,7 @@ PASSWORD = "latency benchmark password"
 
 def texts(n: int) -> list[tuple[str, str | None]]:
     """``n`` distinct sentences with their sentiment where a dataset gives one."""
-    root = Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+    root = shared_datasets_dir()
     out: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for name in ("sentiment_cr", "sentiment_mpqa"):

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE = Path("/work/shared/datasets/images_sign_language_digits/images")
+from labella.datafiles import shared_datasets_dir
+
+SOURCE = shared_datasets_dir() / "images_sign_language_digits" / "images"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 CELL = 100
 GRID = 2

@@ -35,6 +35,20 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"}
 SPLIT_NAMES = {"train", "test"}
 
 
+def shared_datasets_dir() -> Path:
+    """The public datasets the tests and benchmarks use: ``$LABELLA_DATASETS``, else the
+    nearest ``shared/datasets`` folder beside the source checkout or one of its parents
+    (``../shared/datasets`` from the checkout's root, as laid out for development)."""
+    import os
+
+    env = os.environ.get("LABELLA_DATASETS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    candidates = [parent / "shared" / "datasets" for parent in here.parents[1:]]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
 @dataclass(frozen=True)
 class LabelledData:
     """Items with their labels, in file order.

@@ -102,15 +102,20 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("request", lambda r: None if r.url.startswith((live_server.url, "data:", "blob:"))
           else outside.append(r.url))
-    pg.goto(f"{live_server.url}/login")
-    pg.fill("input[name=username]", "admin")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button.primary")
-    pg.wait_for_url(f"{live_server.url}/")
+    sign_in(pg, live_server.url)
     yield pg
     context.close()
     assert not errors, f"errors in the browser console: {errors}"
     assert not outside, f"pages must need nothing beyond the Labella server: {outside}"
+
+
+def sign_in(pg: Any, url: str, username: str = "admin", password: str = PASSWORD) -> None:
+    """Sign in through the form on ``url/login`` and wait for the projects page."""
+    pg.goto(f"{url}/login")
+    pg.fill("input[name=username]", username)
+    pg.fill("input[name=password]", password)
+    pg.click("button.primary")
+    pg.wait_for_url(f"{url}/")
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -3,7 +3,7 @@ created through the wizard from real datasets, 20 items are labelled with the ke
 undo brings the last item back, the dashboard's charts render, the data browser shows the
 history, and an export downloads a file that parses.
 
-The datasets folder is ``$LABELLA_DATASETS`` (default ``/work/shared/datasets``); the tests
+The datasets folder is ``$LABELLA_DATASETS`` (default: the nearest ``shared/datasets`` beside the checkout); the tests
 skip when it is missing.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import random
 import re
 import sys
@@ -24,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, screenshot
+from labella.datafiles import shared_datasets_dir
+from tests.browser.conftest import LiveServer, screenshot, sign_in
 
-DATASETS = Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+DATASETS = shared_datasets_dir()
 N_LABELS = 20
 TIMEOUT = 60_000  # ms, for imports and featurisation on a busy machine
 
@@ -354,7 +354,6 @@ def _small_text_project(server: LiveServer, tmp: Path, data: Dataset) -> int:
 def page_expecting_4xx(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """Like the ``page`` fixture, but the browser's own log lines for the 4xx answers this test
     provokes are expected; any other console error still fails the test."""
-    from tests.browser.conftest import PASSWORD
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
@@ -363,11 +362,7 @@ def page_expecting_4xx(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     pg.on("console", lambda m: errors.append(m.text)
           if m.type == "error" and not expected.search(m.text) else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(f"{live_server.url}/login")
-    pg.fill("input[name=username]", "admin")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button.primary")
-    pg.wait_for_url(f"{live_server.url}/")
+    sign_in(pg, live_server.url)
     yield pg
     context.close()
     assert not errors, f"errors in the browser console: {errors}"

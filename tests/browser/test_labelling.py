@@ -8,7 +8,6 @@ removed; the tests skip when the datasets are absent (``LABELLA_DATASETS`` point
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -18,13 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from labella.datafiles import shared_datasets_dir
 from labella.service import projects
 from labella.service.importing import start_import
 from labella.service.labels import current_labels
 from labella.store.annotations import Annotation
-from tests.browser.conftest import PASSWORD, LiveServer, screenshot
+from tests.browser.conftest import LiveServer, screenshot, sign_in
 
-DATASETS = Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+DATASETS = shared_datasets_dir()
 LABELS = ["negative", "positive"]
 
 
@@ -151,11 +151,7 @@ def offline_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     pg.on("console", lambda m: errors.append(m.text)
           if m.type == "error" and not m.text.endswith(cut) else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(f"{live_server.url}/login")
-    pg.fill("input[name=username]", "admin")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button.primary")
-    pg.wait_for_url(f"{live_server.url}/")
+    sign_in(pg, live_server.url)
     yield pg
     context.close()
     assert not errors, f"errors in the browser console: {errors}"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from labella.config import Limits
+from labella.datafiles import shared_datasets_dir
 from tests.s3_server import s3_server
 
 __all__ = ["datasets_dir", "limits", "png_bytes", "s3_server", "sign_digits"]
@@ -30,7 +30,7 @@ def limits() -> Limits:
 
 @pytest.fixture(scope="session")
 def datasets_dir() -> Path:
-    return Path(os.environ.get("LABELLA_DATASETS", "/work/shared/datasets"))
+    return shared_datasets_dir()
 
 
 @pytest.fixture(scope="session")
