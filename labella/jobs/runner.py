@@ -27,6 +27,7 @@ import traceback
 import uuid
 from collections.abc import Iterable
 
+from labella._threads import run_in_background_priority
 from labella.jobs.context import (
     Handler,
     JobCancelled,
@@ -205,6 +206,7 @@ class LocalWorker:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _loop(self, index: int) -> None:
+        run_in_background_priority()  # jobs take the CPU that requests leave
         worker_id = f"{self.worker_id}/{index}"
         while not self._stopping.is_set():
             with self._cond:

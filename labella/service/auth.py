@@ -26,7 +26,7 @@ from labella.service.errors import (
     PermissionDeniedError,
 )
 from labella.store.base import utcnow
-from labella.store.projects import ROLES, Member
+from labella.store.projects import ROLES, Member, Project
 from labella.store.users import ApiToken, LoginLink, User
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -153,11 +153,12 @@ def create_token(s: Session, user_id: int, *, name: str = "") -> NewToken:
 
 
 def user_for_token(s: Session, token: str) -> UserPublic:
-    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(token)))
-    if row is None or row.revoked_at is not None:
+    found = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                      .where(ApiToken.token_hash == _sha256(token))).first()
+    if found is None or found[0].revoked_at is not None:
         raise AuthenticationError("invalid or revoked API token")
-    user = s.get(User, row.user_id)
-    if user is None or user.disabled:
+    user = found[1]
+    if user.disabled:
         raise AuthenticationError("the token's user is disabled")
     return _public(user)
 
@@ -193,11 +194,19 @@ def redeem_login_link(s: Session, token: str, *, now: datetime | None = None) ->
 
 
 def role_in(s: Session, user: UserPublic, project_id: int) -> str | None:
-    """``admin`` / ``annotator`` / ``None``. Site admins are admins of every project."""
-    if user.is_admin:
-        return "admin"
-    return s.scalar(select(Member.role).where(Member.project_id == project_id,
-                                              Member.user_id == user.id))
+    """``admin`` / ``annotator`` / ``None`` (not a member, or no such project). Site
+    admins are admins of every project that exists.
+
+    One query, which also loads the project into the session (a later
+    ``s.get(Project, project_id)`` costs no round trip).
+    """
+    row = s.execute(
+        select(Project, Member.role)
+        .outerjoin(Member, (Member.project_id == Project.id) & (Member.user_id == user.id))
+        .where(Project.id == project_id)).first()
+    if row is None:
+        return None
+    return "admin" if user.is_admin else row[1]
 
 
 def require_role(s: Session, user: UserPublic, project_id: int, role: str = "annotator") -> str:

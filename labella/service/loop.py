@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from labella._threads import run_in_background_priority
 from labella.al.types import labeled_mask
 from labella.service.errors import InvalidRequestError, NotFoundError
 from labella.service.refit import RefitResult, Snapshot, refit
@@ -173,6 +174,7 @@ class LoopManager:
             self._wake.notify_all()
 
     def _run(self) -> None:
+        run_in_background_priority()  # requests first: refits take the CPU they leave
         while True:
             with self._wake:
                 while not self._dirty and not self._stopping:

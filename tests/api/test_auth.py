@@ -73,6 +73,26 @@ def test_non_member_sees_404_not_403(server: LiveServer, tmp_path: Path) -> None
     assert outsider.projects() == []
 
 
+def test_a_missing_project_is_404_for_a_site_admin_too(server: LiveServer) -> None:
+    """Site admins are admins of every project that exists; one that does not is a 404 on
+    every project route, never a server error."""
+    admin = server.http("admin")
+    missing = 987654
+    try:
+        for method, path, body in (
+                ("GET", f"/api/projects/{missing}", None),
+                ("GET", f"/api/projects/{missing}/next", None),
+                ("GET", f"/api/projects/{missing}/metrics", None),
+                ("POST", f"/api/projects/{missing}/annotations", {"item_id": 1, "label": "pos"}),
+                ("POST", f"/api/projects/{missing}/skip", {"item_id": 1}),
+                ("POST", f"/api/projects/{missing}/undo", {}),
+                ("GET", f"/api/projects/{missing}/jobs", None)):
+            r = admin.request(method, path, json=body)
+            assert r.status_code == 404, (method, path, r.status_code, r.text)
+    finally:
+        admin.close()
+
+
 def test_annotator_labels_but_cannot_administer(server: LiveServer, tmp_path: Path) -> None:
     admin = server.client("admin")
     p = text_project(admin)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 JOBS = Path(__file__).resolve().parents[2] / "labella" / "jobs"
-ALLOWED = ("labella.jobs", "labella.store", "labella.config", "labella.errors")
+ALLOWED = ("labella.jobs", "labella.store", "labella.config", "labella.errors", "labella._threads")
 
 
 def test_jobs_import_only_store_config_and_errors() -> None:
