@@ -34,17 +34,10 @@ from PIL import Image
 
 from labella.config import Limits
 from labella.errors import DataError
+from labella.ingest.cells import RowProblem, json_safe, parse_labels, parse_split
 from labella.ingest.records import TEST_SPLITS, RawRecord, RowError, Split
 from labella.ingest.remote import Files, Listed
-from labella.ingest.tables import (
-    RowProblem,
-    csv_rows,
-    header_names,
-    json_safe,
-    parse_labels,
-    parse_split,
-    utf8_problem,
-)
+from labella.ingest.textfiles import csv_rows, header_names, utf8_problem
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from PIL import Image
 
 from labella.config import Limits
 from labella.errors import DataError
+from labella.ingest.cells import RowProblem
 from labella.ingest.images import check_image
 from labella.ingest.reader import open_source
 from labella.ingest.records import RawRecord, RowError
-from labella.ingest.tables import RowProblem
 from tests.ingest.conftest import png_bytes
 
 LIMITS = Limits()

@@ -316,9 +316,9 @@ def test_parquet_without_text_column(tmp_path: Path) -> None:
 
 
 def test_json_array_across_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import labella.ingest.tables as tables
+    import labella.ingest.textfiles as textfiles
 
-    monkeypatch.setattr(tables, "_CHUNK", 5)
+    monkeypatch.setattr(textfiles, "CHUNK", 5)
     items = [{"text": "naïve café ☕", "label": 12345678, "x": 1.25e10}, {"text": "b", "label": None}]
     p = write(tmp_path, "small.json", "\ufeff" + json.dumps(items, ensure_ascii=False))
     recs, errs, _ = read(p)
@@ -330,9 +330,9 @@ def test_json_array_across_small_chunks(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 def test_any_line_ending_across_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              newline: str) -> None:
-    import labella.ingest.tables as tables
+    import labella.ingest.textfiles as textfiles
 
-    monkeypatch.setattr(tables, "_CHUNK", 3)
+    monkeypatch.setattr(textfiles, "CHUNK", 3)
     rows = ["text,label", '"two\nlines",a', "a much longer line than one chunk,b", "last,c"]
     p = write(tmp_path, "nl.csv", newline.join(rows) + newline)
     recs, errs, _ = read(p)
