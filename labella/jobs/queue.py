@@ -332,11 +332,13 @@ class JobQueue:
         stale = self.stale_after if stale_after is None else stale_after
         if stale < 0:
             raise ValueError(f"stale_after must be >= 0, got {stale}")
+        # a row another transaction holds is being written by a live worker: skip it,
+        # unless every running job is to be recovered (stale 0), then wait for the lock
         query = (
             select(Job)
             .where(Job.status == RUNNING)
             .order_by(Job.id)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=stale > 0)
         )
         changed: builtins.list[JobInfo] = []
         with transaction(self.session_factory) as session:
