@@ -29,7 +29,6 @@ def next_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, n: i
                ) -> list[NextItem]:
     with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-    with ctx.read_session() as s:
         return ctx.loops.next_items(s, project_id, user.id, n)
 
 
