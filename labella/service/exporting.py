@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from labella.al.heads import SklearnHead
-from labella.al.serialize import save_head
+from labella.al.serialize import can_save, save_head
 from labella.export import ExportItem, ExportSpec, get_format
 from labella.export import export_labels as write_labels
 from labella.service import auth
@@ -133,7 +132,7 @@ def export_model(ctx: ServiceContext, user: auth.UserPublic, project_id: int) ->
         head, version = st.head, st.version
     if head is None:
         raise InvalidRequestError("the project has no model yet: label some items first")
-    if not isinstance(head, SklearnHead):
+    if not can_save(head):
         raise InvalidRequestError(f"a {type(head).__name__} head cannot be exported safely yet")
     out_dir = _exports_dir(ctx)
     stem = f"{_slug(name)}-model-v{version}-{uuid.uuid4().hex[:8]}"

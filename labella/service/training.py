@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import insert, select
 
-from labella.al.heads import SklearnHead
-from labella.al.serialize import save_head
+from labella.al.serialize import can_save, save_head
 from labella.al.strategies import REGISTRY
 from labella.al.types import Pool, labeled_mask
 from labella.jobs.runner import JobContext
@@ -89,7 +88,7 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
             s.execute(insert(Prediction), rows)
         job.progress(3, steps, f"stored {min(start + CHUNK, len(ids))} of {len(ids)} predictions")
     artifact = None
-    if isinstance(head, SklearnHead):
+    if can_save(head):
         out = ctx.settings.data_dir / "models" / f"project-{project_id}" / f"v{version}"
         try:
             save_head(head, out, featuriser_key=st.featuriser_key, class_names=snap.label_names)

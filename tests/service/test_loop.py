@@ -253,3 +253,26 @@ def test_plateau_needs_a_doubling_of_labels() -> None:
     kept = [p["n_labels"] for p in plateau_points(curve)]
     assert kept[0] == 50 and all(b >= a * 1.25 for a, b in itertools.pairwise(kept))
     assert plateau_points(curve[:40]) == []  # under 50 labels: no plateau verdict at all
+
+
+def test_sgd_head_project_exports_a_loadable_model(ctx: ServiceContext, admin: auth.UserPublic,
+                                                   make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    from labella.al.heads import SGDHead
+    from labella.al.serialize import load_head
+    from labella.service import exporting
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, head="sgd")
+    for it in labelling.next_items(ctx, admin, p.id, 20):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, 0)
+    path = exporting.export_model(ctx, admin, p.id)
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "model")
+    head = load_head(tmp_path / "model")
+    assert isinstance(head, SGDHead)
+    st = ctx.loops.state(p.id)
+    with st.lock:
+        live, X = st.head, st.X
+    np.testing.assert_array_equal(head.predict_proba(X), live.predict_proba(X))
