@@ -9,6 +9,7 @@ overall uncertainty of the pool and a plateau of the learning curve.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,15 +24,17 @@ if TYPE_CHECKING:
     from labella.service.context import ServiceContext
 
 
-def learning_curve(rows: list[ModelVersion]) -> list[dict[str, Any]]:
-    """One point per number of labels (the newest version with a score wins)."""
+def learning_curve(rows: Sequence[tuple[int, int, float | None, str | None]]) -> list[dict[str, Any]]:
+    """One point per number of labels (the newest version with a score wins).
+
+    ``rows``: ``(version, n_labels, score, source)`` per model version.
+    """
     by_n: dict[int, dict[str, Any]] = {}
-    for mv in sorted(rows, key=lambda m: m.version):
-        score = (mv.metrics or {}).get("score")
+    for version, n_labels, score, source in sorted(rows, key=lambda r: r[0]):
         if score is None:
             continue
-        by_n[mv.n_labels] = {"n_labels": mv.n_labels, "score": float(score),
-                             "source": mv.metrics.get("source"), "model_version": mv.version}
+        by_n[n_labels] = {"n_labels": n_labels, "score": float(score), "source": source,
+                          "model_version": version}
     return [by_n[n] for n in sorted(by_n)]
 
 
@@ -55,10 +58,12 @@ def plateau_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int) -> dict[str, Any]:
     with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-        versions = list(s.scalars(select(ModelVersion).where(ModelVersion.project_id == project_id)
-                                  .order_by(ModelVersion.version)))
-        for mv in versions:
-            s.expunge(mv)
+        # only the curve's columns: a project keeps one version per refit, each with its
+        # confusion matrix and per-class figures, and the dashboard polls this
+        rows = [tuple(r) for r in s.execute(
+            select(ModelVersion.version, ModelVersion.n_labels, ModelVersion.metrics["score"].as_float(),
+                   ModelVersion.metrics["source"].as_string())
+            .where(ModelVersion.project_id == project_id).order_by(ModelVersion.version))]
     st = ctx.loops.state(project_id)
     with st.lock:
         n_labeled = st.n_labeled
@@ -72,11 +77,13 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         n_eval_labeled = int(labeled_mask(st.y_eval).sum()) if n_eval else 0
         multi = st.multi_label
         counts = _label_counts(st.y, st.label_names, multi)
-    if latest.get("score") is None:
-        scored = [mv for mv in versions if (mv.metrics or {}).get("score") is not None]
-        if scored:
-            latest = dict(scored[-1].metrics)
-    curve = learning_curve(versions)
+    curve = learning_curve(rows)
+    if latest.get("score") is None and curve:  # e.g. after a restart: the newest stored evaluation
+        newest = max(curve, key=lambda c: c["model_version"])["model_version"]
+        with ctx.read_session() as s:
+            stored = s.scalar(select(ModelVersion.metrics).where(
+                ModelVersion.project_id == project_id, ModelVersion.version == newest))
+        latest = dict(stored or {})
     thin = plateau_points(curve)
     uncertainty = None
     if proba is not None and (~mask).any():

@@ -218,6 +218,31 @@ def test_state_survives_a_restart(tmp_path: Path, database_url: str, make_text_p
         fresh.close()
 
 
+
+def test_metrics_after_a_restart_come_from_the_stored_versions(  # type: ignore[no-untyped-def]
+        tmp_path: Path, database_url: str, make_text_project, ctx: ServiceContext,
+        admin: auth.UserPublic) -> None:
+    from labella.config import Settings
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=60, n_test=20)
+    for it in labelling.next_items(ctx, admin, p.id, 15):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, 0)
+    before = metrics.project_metrics(ctx, admin, p.id)
+    ctx.close()
+    fresh = ServiceContext(Settings(data_dir=tmp_path / "data", database_url=database_url)).start()
+    try:
+        after = metrics.project_metrics(fresh, admin, p.id)
+    finally:
+        fresh.close()
+    assert after["scores"]["source"] == "evaluation" and after["scores"]["score"] is not None
+    assert "confusion_matrix" in after["scores"]  # the full stored evaluation, not just the score
+    old = {c["n_labels"]: c["score"] for c in before["learning_curve"]}
+    new = {c["n_labels"]: c["score"] for c in after["learning_curve"]}
+    assert old and old.keys() <= new.keys()
+    assert all(new[n] == old[n] for n in old if n < 15)  # a refit after the restart may redo n=15
+
+
 def test_data_browser_filters(ctx: ServiceContext, admin: auth.UserPublic, make_text_project,  # type: ignore[no-untyped-def]
                               tmp_path: Path) -> None:
     from labella.service.browse import UNLABELED, list_items
