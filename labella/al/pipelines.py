@@ -40,7 +40,8 @@ def balanced_head(n_classes: int, multi_label: bool) -> Head:
 
 
 def tuned_head(n_classes: int, multi_label: bool) -> Head:
-    """Class-balanced logistic regression that re-tunes C when its labels double."""
+    """Class-balanced logistic regression that re-tunes C by CV log-loss as labels grow
+    (the default pipeline's head; see :mod:`labella.al.tuned`)."""
     return TunedLogisticHead(n_classes, multi_label=multi_label)
 
 
@@ -82,7 +83,7 @@ DEFAULT_STRATEGY = "labella"
 PIPELINES: dict[str, Pipeline] = {
     "random": Pipeline("random"),
     DEFAULT_STRATEGY: Pipeline(
-        "margin", head="balanced_logistic_regression", cold_start=None
+        "margin", head="tuned_logistic_regression", cold_start=None
     ),
 }
 

@@ -207,7 +207,7 @@ class LoopManager:
                 n_classes=st.n_classes, multi_label=st.multi_label, label_names=st.label_names,
                 pipeline=st.pipeline, queue_size=int(st.settings.get("queue_size") or 100),
                 stop_rows=st.stop_rows, labels_changed=st.labels_changed, want_cv=want_cv,
-                seed=st.project_id * 1_000_003 + st.labels_changed,
+                seed=st.project_id * 1_000_003 + st.labels_changed, previous_head=st.head,
             )
 
     def _refit_now(self, st: ProjectState) -> RefitResult:

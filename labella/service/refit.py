@@ -49,6 +49,9 @@ class Snapshot:
     labels_changed: int
     want_cv: bool
     seed: int
+    previous_head: Head | None = None
+    """The last refit's head: a head that keeps state across refits (a tuned ``C``) starts
+    from its clone instead of from scratch."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,19 @@ def primary_metric(multi_label: bool) -> str:
     return "micro_f1" if multi_label else "accuracy"
 
 
-def _cv_proba(snap: Snapshot, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+def new_head(snap: Snapshot) -> Head:
+    """The unfitted head of this refit: the pipeline's, or the previous refit's head cloned
+    when it is of the same kind and keeps state across refits (``keeps_state``), so
+    e.g. the tuned head re-tunes when its labels have grown, not on every refit."""
+    head = snap.pipeline.make_head(snap.n_classes, snap.multi_label)
+    prev = snap.previous_head
+    if (prev is not None and getattr(head, "keeps_state", False) and type(prev) is type(head)
+            and prev.n_classes == head.n_classes and prev.multi_label == head.multi_label):
+        return prev.clone()
+    return head
+
+
+def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """Out-of-fold probabilities on the labelled rows (``None`` if too few labels)."""
     n = len(y)
     if n < MIN_CV_LABELS:
@@ -85,8 +100,9 @@ def _cv_proba(snap: Snapshot, X: np.ndarray, y: np.ndarray) -> np.ndarray | None
             splitter = StratifiedKFold(k, shuffle=True, random_state=snap.seed)
     out = np.zeros((n, snap.n_classes))
     for train, test in splitter.split(X, y if not snap.multi_label else None):
-        head = snap.pipeline.make_head(snap.n_classes, snap.multi_label).fit(X[train], y[train])
-        out[test] = head.predict_proba(X[test])
+        # a clone of the fitted head: same parameters (a tuned head keeps its C, no re-tune)
+        fold = head.clone().fit(X[train], y[train])
+        out[test] = fold.predict_proba(X[test])
     return out
 
 
@@ -101,7 +117,7 @@ def evaluate(snap: Snapshot, head: Head | None, X_lab: np.ndarray, y_lab: np.nda
                                 class_names=snap.label_names)
         return {"source": "evaluation", "metric": metric, "score": m[metric], **m}
     if snap.want_cv and head is not None:
-        oof = _cv_proba(snap, X_lab, y_lab)
+        oof = _cv_proba(snap, head, X_lab, y_lab)
         if oof is not None:
             m = al_metrics.evaluate(y_lab, oof, multi_label=snap.multi_label,
                                     class_names=snap.label_names)
@@ -136,7 +152,7 @@ def _refit(snap: Snapshot) -> RefitResult:
                                    "score": None}
     else:
         X_lab, y_lab = snap.X[mask], snap.y[mask]
-        head = snap.pipeline.make_head(snap.n_classes, snap.multi_label).fit(X_lab, y_lab)
+        head = new_head(snap).fit(X_lab, y_lab)
         proba = head.predict_proba(snap.X)
         pool.remember_proba(head, proba)  # the strategy scores from these, not again
         stop_pred = _predict(proba[snap.stop_rows], snap.multi_label) if len(snap.stop_rows) else None

@@ -1,22 +1,39 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from labella.al.tuned import TunedLogisticHead
 from tests.al.conftest import make_blobs
 
 
-def test_tunes_only_when_labels_double() -> None:
+def test_tunes_only_when_labels_grow_by_half() -> None:
     X, y = make_blobs(n=400, n_classes=3, seed=0)
     head = TunedLogisticHead(3, min_labels=20)
     head.fit(X[:10], y[:10])
-    assert head.tuned_at_ == 0  # too few labels to cross-validate
+    assert head.tuned_at_ == 0 and head.C_ == 10.0  # too few labels to cross-validate
     head.fit(X[:40], y[:40])
     assert head.tuned_at_ == 40 and head.C_ in head.grid
-    head.fit(X[:70], y[:70])
-    assert head.tuned_at_ == 40  # 70 < 2 * 40: no re-tune
-    head.fit(X[:80], y[:80])
-    assert head.tuned_at_ == 80
+    head.fit(X[:59], y[:59])
+    assert head.tuned_at_ == 40  # 59 < 1.5 * 40: no re-tune
+    head.fit(X[:60], y[:60])
+    assert head.tuned_at_ == 60
+    with pytest.raises(ValueError, match="growth"):
+        TunedLogisticHead(3, growth=1.0)
+
+
+def test_picks_strong_regularisation_when_labels_are_noise() -> None:
+    # no signal: a weakly regularised head is confidently wrong on held-out rows,
+    # which CV log-loss punishes (CV accuracy is a coin toss for every C)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 384))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.integers(0, 2, size=120)
+    head = TunedLogisticHead(2, grid=(1.0, 100.0)).fit(X, y)
+    assert head.C_ == 1.0
+    loss_1, _ = head.cv_scores(X, y, 1.0, 5)
+    loss_100, _ = head.cv_scores(X, y, 100.0, 5)
+    assert loss_1 < loss_100
 
 
 def test_picks_weak_regularisation_for_separable_high_dim_data() -> None:
@@ -38,3 +55,14 @@ def test_clone_keeps_the_tuned_C_and_predicts_all_columns() -> None:
     proba = twin.fit(X[:60], y[:60]).predict_proba(X)
     assert proba.shape == (200, 3)
     np.testing.assert_allclose(proba, head.predict_proba(X))
+
+
+def test_multi_label_is_not_tuned_and_equals_balanced_c10() -> None:
+    from labella.al.pipelines import balanced_head
+    from tests.al.conftest import make_multilabel
+
+    X, Y = make_multilabel(n=200)
+    head = TunedLogisticHead(Y.shape[1], multi_label=True).fit(X, Y)
+    assert head.tuned_at_ == 0
+    ref = balanced_head(Y.shape[1], True).fit(X, Y)
+    np.testing.assert_allclose(head.predict_proba(X), ref.predict_proba(X))

@@ -115,7 +115,7 @@ def _wizard(page: Any, server: LiveServer, data: Dataset, *, name: str, task_typ
     screenshot(page, f"{shot}-wizard-labels")
     page.click("#next")
     assert page.input_value("select[name=strategy]") == "labella"
-    assert page.input_value("select[name=head]") == "balanced_logistic_regression"
+    assert page.input_value("select[name=head]") == "tuned_logistic_regression"
     assert page.locator("[data-explains=strategy]").inner_text().startswith("Labella's measured default")
     page.select_option("select[name=featuriser]", featuriser)
     assert page.locator("[data-explains=featuriser]").inner_text()

@@ -301,3 +301,25 @@ def test_sgd_head_project_exports_a_loadable_model(ctx: ServiceContext, admin: a
     with st.lock:
         live, X = st.head, st.X
     np.testing.assert_array_equal(head.predict_proba(X), live.predict_proba(X))
+
+
+def test_the_tuned_head_keeps_its_tuning_across_refits(ctx: ServiceContext, admin: auth.UserPublic,
+                                                       make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from labella.al.tuned import TunedLogisticHead
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=120, n_test=0)
+    assert p.head == "tuned_logistic_regression"  # the default pipeline's head
+    for it in labelling.next_items(ctx, admin, p.id, 24):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    v = _wait_version(ctx, p.id, 0)
+    st = ctx.loops.state(p.id)
+    head = st.head
+    assert isinstance(head, TunedLogisticHead) and 20 <= head.tuned_at_ <= 24
+    tuned_at, C = head.tuned_at_, head.C_
+    it = labelling.next_items(ctx, admin, p.id, 1)[0]
+    labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, v)
+    # 25 labels < 1.5 x the last tuning: the refit reused the tuned C instead of re-tuning
+    # (a head built from scratch would tune at 25)
+    assert isinstance(st.head, TunedLogisticHead) and st.head is not head
+    assert (st.head.tuned_at_, st.head.C_) == (tuned_at, C)

@@ -35,7 +35,7 @@ def test_create_update_and_unique_names(ctx: ServiceContext, admin: auth.UserPub
     with ctx.session() as s:
         p = projects.create_project(s, admin, name="tags", task="text", multi_label=True,
                                     labels=["a", "b", "c"], featuriser="hashing")
-    assert p.strategy == "labella" and p.head == "balanced_logistic_regression"
+    assert p.strategy == "labella" and p.head == "tuned_logistic_regression"
     assert p.settings["batch_size"] == 10 and p.role == "admin"
     with ctx.session() as s, pytest.raises(ConflictError):
         projects.create_project(s, admin, name="tags", task="text", multi_label=False,
