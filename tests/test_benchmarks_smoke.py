@@ -113,3 +113,20 @@ def test_peer_curve_loop_matches_simulate() -> None:
     ours = run_peer_curve(pool.X, y, X_test, y_test, strategy=REGISTRY.get("margin"), **kw)
     ref = run_curve(pool.X, y, X_test, y_test, pipeline=pipeline_for("margin"), **kw)
     assert ours.labels == ref.labels and ours.scores == ref.scores
+
+
+def test_seed_subsets_spread_and_dips() -> None:
+    from benchmarks.seed_subsets import subset_stats
+
+    labels = np.array([10, 20, 30])
+    rnd = np.zeros((4, 3))
+    # seed 3 is the unlucky one: it reaches the target late and dips 2 points below random
+    scores = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0], [-0.08, -0.02, 1.0]])
+    st = subset_stats(scores, rnd, labels, target=0.5, k=3, dip=-1.0)
+    assert st["subsets"] == 4
+    # the subset without seed 3 reaches 0.5 at 20 labels; the three with it: mean at 20 = 0.66
+    assert st["l95_median"] == 20 and st["l95_p25"] == 20
+    # mean gap at 10 labels: 0 without seed 3, -2.7 points with it (3 of the 4 subsets)
+    assert st["p_dip"] == 0.75
+    with pytest.raises(ValueError, match="seeds"):
+        subset_stats(scores[:2], rnd, labels, target=0.5, k=3, dip=-1.0)
