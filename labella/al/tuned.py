@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from labella.al.heads import SklearnHead
 
@@ -104,7 +105,8 @@ class TunedLogisticHead(SklearnHead):
         folds = min(self.folds, int(counts[counts > 0].min()))
         if folds < 2 or (counts > 0).sum() < 2:
             return
-        scores = [self.cv_scores(X, y, C, folds) for C in self.grid]
+        with threadpool_limits(1):  # small fits: see labella.al.heads.blas_threads_for
+            scores = [self.cv_scores(X, y, C, folds) for C in self.grid]
         # lowest log-loss; ties by accuracy, then the smaller C (the grid's order)
         best = min(range(len(self.grid)), key=lambda i: (scores[i][0], -scores[i][1], i))
         self.C_ = float(self.grid[best])
