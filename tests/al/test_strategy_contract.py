@@ -126,3 +126,23 @@ def test_remembered_probabilities_give_the_same_batch(name: str, single_pool) ->
         assert REGISTRY.get(name).query(rigged, 1, head=head, rng=3).indices.tolist() == [pick]
     with pytest.raises(DataError, match="rows"):
         rigged.remember_proba(head, fake[:10])
+
+
+def test_pool_scores_many_rows_in_chunks(single_pool, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from labella.al import types
+
+    pool, head = single_pool
+    rows = pool.unlabeled_indices[::-1]  # any order
+    whole = pool.predict_proba(head, rows)
+    sizes: list[int] = []
+
+    class Counting:
+        def predict_proba(self, X: np.ndarray) -> np.ndarray:
+            sizes.append(len(X))
+            return head.predict_proba(X)
+
+    monkeypatch.setattr(types, "PREDICT_CHUNK", 7)
+    counting = Counting()
+    chunked = pool.predict_proba(counting, rows)
+    np.testing.assert_array_equal(chunked, whole)
+    assert max(sizes) == 7 and sum(sizes) == len(rows)
