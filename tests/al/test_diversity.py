@@ -143,3 +143,16 @@ def test_kmeans_recovers_separated_blobs(fit_size: int) -> None:
     labels = dv.kmeans(X, 6, rng=np.random.default_rng(0), fit_size=fit_size)
     pairs = set(zip(blob.tolist(), labels.tolist(), strict=True))
     assert len(pairs) == 6 and len({c for _, c in pairs}) == 6  # one cluster per blob
+
+
+def test_information_density_in_chunks_matches_one_pass(single_pool, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from labella.al import types
+
+    pool, head = single_pool
+    strategy = REGISTRY.get("information_density")
+    cand = pool.unlabeled_indices
+    whole = strategy.scores(pool, cand, head=head, rng=np.random.default_rng(0))
+    monkeypatch.setattr(dv, "PREDICT_CHUNK", 7)
+    monkeypatch.setattr(types, "PREDICT_CHUNK", 7)
+    chunked = strategy.scores(pool, cand, head=head, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5)
