@@ -145,14 +145,22 @@ def test_kmeans_recovers_separated_blobs(fit_size: int) -> None:
     assert len(pairs) == 6 and len({c for _, c in pairs}) == 6  # one cluster per blob
 
 
-def test_information_density_in_chunks_matches_one_pass(single_pool, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from labella.al import types
-
+def test_information_density_same_scores_for_many_or_few_candidates(single_pool) -> None:  # type: ignore[no-untyped-def]
     pool, head = single_pool
     strategy = REGISTRY.get("information_density")
-    cand = pool.unlabeled_indices
-    whole = strategy.scores(pool, cand, head=head, rng=np.random.default_rng(0))
-    monkeypatch.setattr(dv, "PREDICT_CHUNK", 7)
-    monkeypatch.setattr(types, "PREDICT_CHUNK", 7)
-    chunked = strategy.scores(pool, cand, head=head, rng=np.random.default_rng(0))
-    np.testing.assert_allclose(chunked, whole, rtol=1e-5)
+    cand = pool.unlabeled_indices  # most of the pool: the whole-pool path
+    few = cand[: len(pool.X) // 3]  # the path that copies the candidates' rows
+    assert 2 * len(cand) >= len(pool.X) > 2 * len(few)
+    many_scores = strategy.scores(pool, cand, head=head, rng=np.random.default_rng(0))
+    # the density of an item depends on the candidate set: recompute it by hand for `few`
+    Xf = pool.X[few].astype(np.float64)
+    unit = Xf / np.linalg.norm(Xf, axis=1, keepdims=True)
+    density = (1.0 + unit @ unit.mean(axis=0)) / 2.0
+    u = dv.nonneg_uncertainty(head.predict_proba(pool.X[few]), multi_label=False, measure="entropy")
+    few_scores = strategy.scores(pool, few, head=head, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(few_scores, u * np.clip(density, 0, 1), rtol=1e-4)
+    Xa = pool.X[cand].astype(np.float64)
+    unit_a = Xa / np.linalg.norm(Xa, axis=1, keepdims=True)
+    density_a = (1.0 + unit_a @ unit_a.mean(axis=0)) / 2.0
+    u_a = dv.nonneg_uncertainty(head.predict_proba(pool.X[cand]), multi_label=False, measure="entropy")
+    np.testing.assert_allclose(many_scores, u_a * np.clip(density_a, 0, 1), rtol=1e-4)
