@@ -37,6 +37,11 @@ def sq_norms(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", X, X)
 
 
+def _inverse_norms(X: np.ndarray) -> np.ndarray:
+    """``1 / ||row||`` for each row (floored at 1e-12), in ``X``'s dtype."""
+    return (1.0 / np.maximum(np.sqrt(sq_norms(X).astype(np.float64)), 1e-12)).astype(X.dtype)
+
+
 def nearest(
     X: np.ndarray, C: np.ndarray, *, exclude_same: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -349,14 +354,14 @@ class InformationDensity(ScoreStrategy):
         if 2 * len(cand) >= len(X):
             # most rows are candidates: two matrix-vector products over the whole pool, no
             # copy of the candidates' rows (1.5 GiB on a 1M x 384 pool)
-            inv = (1.0 / np.maximum(np.sqrt(sq_norms(X).astype(np.float64)), 1e-12)).astype(X.dtype)
+            inv = _inverse_norms(X)
             w = np.zeros(len(X), dtype=X.dtype)
             w[cand] = inv[cand]
             mean_unit = (w @ X) / len(cand)  # mean of the L2-normalised candidates
             density = (1.0 + (X @ mean_unit)[cand] * inv[cand]) / 2.0
         else:
             Xc = X[cand]
-            inv = (1.0 / np.maximum(np.sqrt(sq_norms(Xc).astype(np.float64)), 1e-12)).astype(Xc.dtype)
+            inv = _inverse_norms(Xc)
             mean_unit = (inv @ Xc) / len(Xc)
             density = (1.0 + (Xc @ mean_unit) * inv) / 2.0
         u = nonneg_uncertainty(pool.predict_proba(head, cand), multi_label=pool.multi_label,
