@@ -66,3 +66,23 @@ def test_multi_label_is_not_tuned_and_equals_balanced_c10() -> None:
     assert head.tuned_at_ == 0
     ref = balanced_head(Y.shape[1], True).fit(X, Y)
     np.testing.assert_allclose(head.predict_proba(X), ref.predict_proba(X))
+
+
+def test_one_standard_error_rule_prefers_the_most_regularised_close_candidate() -> None:
+    head = TunedLogisticHead(2, grid=(1.0, 3.0, 10.0))
+    rng = np.random.default_rng(0)
+    spread = rng.normal(0.0, 0.5, size=100)  # per-row losses: standard error 0.05
+    losses = [0.70 + spread, 0.63 + spread, 0.60 + spread]
+    rights = [np.ones(100, dtype=bool)] * 3
+    se = float(losses[2].std() / np.sqrt(100))
+    assert losses[1].mean() <= losses[2].mean() + se < losses[0].mean()
+    assert head.choose(losses, rights) == 1  # C=3: within one SE of C=10, the best
+    assert TunedLogisticHead(2, grid=(1.0, 3.0, 10.0), one_se=False).choose(losses, rights) == 2
+    # a clear winner stays the winner
+    assert head.choose([0.9 + spread, 0.8 + spread, 0.3 + spread], rights) == 2
+
+
+def test_one_se_setting_survives_clone() -> None:
+    X, y = make_blobs(n=200, n_classes=3, seed=2)
+    head = TunedLogisticHead(3, one_se=False).fit(X[:60], y[:60])
+    assert head.clone().one_se is False
