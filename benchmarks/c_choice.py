@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -38,8 +39,8 @@ GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 class _Recording(TunedLogisticHead):
     """The default head, keeping a copy of its labelled set at the chosen sizes."""
 
-    at: set[int] = set()
-    seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    at: ClassVar[set[int]] = set()
+    seen: ClassVar[dict[int, tuple[np.ndarray, np.ndarray]]] = {}
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> _Recording:
         super().fit(X, y)
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
                       multi_label=p.multi_label, pipeline=Pipeline("margin", head="_recording"),
                       budget=max(_Recording.at), batch_size=spec.batch_size,
                       initial=spec.initial, seed=seed)
-            for n, (X, y) in sorted(_Recording.seen.items()):
+            for _, (X, y) in sorted(_Recording.seen.items()):
                 snap = snapshot_rows(p, X, y)
                 if snap is None:
                     continue

@@ -130,3 +130,21 @@ def test_seed_subsets_spread_and_dips() -> None:
     assert st["p_dip"] == 0.75
     with pytest.raises(ValueError, match="seeds"):
         subset_stats(scores[:2], rnd, labels, target=0.5, k=3, dip=-1.0)
+
+
+def test_c_choice_rules_pick_from_the_snapshot() -> None:
+    from benchmarks.c_choice import GRID, picks, snapshot_rows
+    from benchmarks.label_efficiency import Prepared
+    from tests.al.conftest import make_blobs
+
+    X, y = make_blobs(n=300, n_classes=2, seed=4)
+    p = Prepared("blobs", X[:200], y[:200], X[200:], y[200:], 2, False, "text", "key", "fp")
+    snap = snapshot_rows(p, X[:60], y[:60])
+    assert snap is not None and snap["test"].shape == (len(GRID),)
+    assert snap["loss"].shape == (len(GRID), 60)
+    chosen = picks(snap)
+    assert chosen["fixed C=1"] == GRID.index(1.0)
+    losses = snap["loss"].mean(axis=1)
+    assert chosen["lowest CV log-loss"] == 1 + int(np.argmin(losses[1:]))  # from C=1 up
+    assert chosen["1-SE rule"] <= chosen["lowest CV log-loss"]  # never less regularised
+    assert snapshot_rows(p, X[:3], np.array([0, 0, 1])) is None  # a class with one label
