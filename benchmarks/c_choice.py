@@ -67,11 +67,11 @@ def picks(snap: dict[str, np.ndarray]) -> dict[str, int]:
     """Index into :data:`GRID` that each rule picks on one snapshot."""
     rules: dict[str, int] = {f"fixed C={C:g}": i for i, C in enumerate(GRID)}
     losses, rights = list(snap["loss"]), list(snap["right"])
-    from_one = slice(1, None)  # the default grid starts at C=1
-    lowest = TunedLogisticHead(2, grid=GRID[from_one], one_se=False)
-    one_se = TunedLogisticHead(2, grid=GRID[from_one], one_se=True)
-    rules["lowest CV log-loss"] = 1 + lowest.choose(losses[from_one], rights[from_one])
-    rules["1-SE rule"] = 1 + one_se.choose(losses[from_one], rights[from_one])
+    # the head's grid starts at C=1: the rules choose from GRID[1:]
+    lowest = TunedLogisticHead(2, grid=GRID[1:], one_se=False)
+    one_se = TunedLogisticHead(2, grid=GRID[1:], one_se=True)
+    rules["lowest CV log-loss"] = 1 + lowest.choose(losses[1:], rights[1:])
+    rules["1-SE rule"] = 1 + one_se.choose(losses[1:], rights[1:])
     acc = snap["right"].mean(axis=1)
     rules["highest CV accuracy"] = max(range(len(GRID)), key=lambda i: (acc[i], -i))
     return rules
