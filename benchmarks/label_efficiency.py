@@ -48,6 +48,7 @@ from labella.al.strategies import REGISTRY
 from labella.al.strategies.base import Strategy
 from labella.al.types import Pool
 from labella.datafiles import shared_datasets_dir
+from labella.features.base import Modality
 
 log = logging.getLogger("label_efficiency")
 
@@ -116,7 +117,7 @@ def dataset_path(spec: DatasetSpec, cache: Path) -> Path:
     return out
 
 
-def featurise(items: list[str], modality: str, cache: Path) -> tuple[np.ndarray, str]:
+def featurise(items: list[str], modality: Modality, cache: Path) -> tuple[np.ndarray, str]:
     """Embeddings by Labella's default featuriser for ``modality``, through the embedding cache."""
     from labella.features import cache as embedding_cache
     from labella.features import registry
