@@ -433,7 +433,8 @@ def same_head_random() -> list[str]:
     return [] if head == Pipeline("random").head else [f"random@{head}"]
 
 
-def run_dataset(spec: DatasetSpec, *, seeds: int, peer_filter: list[str] | None, include_slow: bool,
+def run_dataset(spec: DatasetSpec, *, seeds: int, first_seed: int = 0,
+                peer_filter: list[str] | None, include_slow: bool,
                 extra: list[str], store: CurveStore, cache: Path, peer_head: str | None = None,
                 on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     p = prepare(spec, cache)
@@ -446,7 +447,7 @@ def run_dataset(spec: DatasetSpec, *, seeds: int, peer_filter: list[str] | None,
     errors: dict[str, str] = {}
     for name in names:
         curves = []
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             t0 = time.perf_counter()
             try:
                 curves.append(store.get_or_run(p, name, seed=seed, **kw))
@@ -464,7 +465,8 @@ def run_dataset(spec: DatasetSpec, *, seeds: int, peer_filter: list[str] | None,
               "featuriser": p.featuriser, "fingerprint": p.fingerprint, "n_pool": len(p.X_pool),
               "n_test": len(p.X_test), "n_classes": p.n_classes,
               "metric": "micro_f1" if p.multi_label else "accuracy", "full_score": fs,
-              "target": target, "seeds": seeds, "default_strategy": DEFAULT_STRATEGY,
+              "target": target, "seeds": seeds, "first_seed": first_seed,
+              "default_strategy": DEFAULT_STRATEGY,
               "default_pipeline": describe(DEFAULT_STRATEGY),
               **kw, "strategies": strategies, "errors": errors}
     if on_result:
@@ -491,6 +493,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                         "instead of plain LR, e.g. balanced_logistic_regression")
     ap.add_argument("--fresh", action="store_true", help="recompute curves even if stored")
     ap.add_argument("--seeds", type=int, help="seeds per strategy (default 3; 1 with --quick)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds are first-seed, first-seed + 1, ... (default 0): fresh seeds "
+                         "check a choice made on seeds 0..n-1")
     ap.add_argument("--budget", type=int, help="override every dataset's budget")
     ap.add_argument("--batch-size", type=int, help="override every dataset's batch size")
     ap.add_argument("--initial", type=int, help="override every dataset's first-batch size")
@@ -527,7 +532,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     with threadpool_limits(limits=a.threads):
         for spec in specs:
-            r = run_dataset(spec, seeds=seeds, peer_filter=peer_filter, include_slow=a.slow_peers,
+            r = run_dataset(spec, seeds=seeds, first_seed=a.first_seed, peer_filter=peer_filter,
+                            include_slow=a.slow_peers,
                             extra=_csv(a.extra) or [], store=store, cache=cache,
                             peer_head=a.peer_head)
             results[spec.name] = r
