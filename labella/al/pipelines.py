@@ -40,8 +40,8 @@ def balanced_head(n_classes: int, multi_label: bool) -> Head:
 
 
 def tuned_head(n_classes: int, multi_label: bool) -> Head:
-    """Class-balanced logistic regression that re-tunes C by CV log-loss as labels grow
-    (the default pipeline's head; see :mod:`labella.al.tuned`)."""
+    """Class-balanced logistic regression that re-tunes C by CV log-loss, with the
+    one-standard-error rule, as labels grow: the default pipeline's head."""
     return TunedLogisticHead(n_classes, multi_label=multi_label)
 
 
