@@ -148,3 +148,20 @@ def test_c_choice_rules_pick_from_the_snapshot() -> None:
     assert chosen["lowest CV log-loss"] == 1 + int(np.argmin(losses[1:]))  # from C=1 up
     assert chosen["1-SE rule"] <= chosen["lowest CV log-loss"]  # never less regularised
     assert snapshot_rows(p, X[:3], np.array([0, 0, 1])) is None  # a class with one label
+
+
+def test_trec_fine_is_trec_with_its_fine_labels(tmp_path: Path) -> None:
+    from benchmarks import label_efficiency as le
+
+    source = le.SHARED / "topic_trec" / "data.csv"
+    if not source.exists():
+        pytest.skip(f"dataset {source} is not available")
+    path = le.dataset_path(le.DATASETS["topic_trec_fine"], tmp_path)
+    fine = datafiles.load(path)
+    coarse = datafiles.load(source)
+    assert fine.items == coarse.items and not fine.multi_label
+    assert fine.n_classes == 50
+    # every fine type names its coarse type before the colon, e.g. "HUM:ind" under "HUM"
+    pairs = {(fine.class_names[a].split(":")[0], coarse.class_names[b])
+             for a, b in zip(fine.y, coarse.y, strict=True)}
+    assert all(f == c for f, c in pairs)
