@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from labella.service.loop import AnnotationAck, NextItem
 from labella.service.projects import MemberPublic, ProjectPublic
+from labella.service.replies import AnnotationAck, NextItem
 
 
 class TokenCreate(BaseModel):

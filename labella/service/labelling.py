@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from labella.service import auth
 from labella.service.errors import InvalidRequestError, NotFoundError
-from labella.service.loop import AnnotationAck, NextItem
+from labella.service.replies import AnnotationAck, NextItem
 from labella.store.annotations import Annotation
 from labella.store.items import Item
 from labella.store.projects import Project

@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from labella._threads import run_in_background_priority
 from labella.al.types import labeled_mask
 from labella.service.errors import InvalidRequestError, NotFoundError
 from labella.service.refit import RefitResult, Snapshot, refit
+from labella.service.replies import AnnotationAck, NextItem, Reason
 from labella.service.state import ProjectState, Ranked, Served, load_state
 from labella.store.annotations import Annotation
 from labella.store.base import utcnow
@@ -38,38 +38,6 @@ from labella.store.projects import Project
 log = logging.getLogger(__name__)
 
 MAX_NEXT = 100
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an item was chosen: the strategy, its score and the model version that ranked it."""
-
-    strategy: str
-    score: float | None
-    model_version: int
-
-
-@dataclass(frozen=True)
-class NextItem:
-    id: int
-    text: str | None
-    image_key: str | None
-    image_name: str | None
-    suggestion: list[str] | None
-    confidence: float | None
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class AnnotationAck:
-    annotation_id: int
-    item_id: int
-    action: str
-    labels: list[str] | None
-    n_labeled: int
-    model_version: int
-    duplicate: bool
-    """True when this request id was seen before: the earlier answer stands."""
 
 
 class LoopManager:

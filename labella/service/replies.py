@@ -1,0 +1,37 @@
+"""What the labelling loop answers: the items to label next, and an annotation's receipt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item was chosen: the strategy, its score and the model version that ranked it."""
+
+    strategy: str
+    score: float | None
+    model_version: int
+
+
+@dataclass(frozen=True)
+class NextItem:
+    id: int
+    text: str | None
+    image_key: str | None
+    image_name: str | None
+    suggestion: list[str] | None
+    confidence: float | None
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class AnnotationAck:
+    annotation_id: int
+    item_id: int
+    action: str
+    labels: list[str] | None
+    n_labeled: int
+    model_version: int
+    duplicate: bool
+    """True when this request id was seen before: the earlier answer stands."""
