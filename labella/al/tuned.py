@@ -15,8 +15,9 @@ uncertainty sampling the lowest CV loss points to too weak a regularisation, and
 the rule cut the test-accuracy regret of the pick by a third to a half on the text
 sets measured (docs/default-strategy.md §7). It re-tunes only when the number of
 labels has grown by ``growth`` since the last tuning, so a run of n labels costs
-O(log n) tunings; between tunings a fit is a single logistic regression. Multi-label heads are not tuned (``C`` stays at its
-starting value, one balanced logistic regression per label).
+O(log n) tunings; between tunings a fit is a single logistic regression.
+Multi-label heads are not tuned (``C`` stays at its starting value, one balanced
+logistic regression per label).
 """
 
 from __future__ import annotations
