@@ -4,7 +4,12 @@ Every head follows one protocol (:class:`Head`): ``fit(X, y)`` with labels in
 the convention of :mod:`labella.al.types` (labelled rows only),
 ``predict_proba(X)`` returning all ``n_classes`` columns even when some class
 has no label yet, and ``clone()`` returning an unfitted copy with the same
-parameters. Strategies never fit a caller's head; they clone it.
+parameters. Strategies never fit a caller's head; they clone it. A head that can
+learn from the unlabelled pool too has ``wants_unlabeled(n_labels)`` and accepts
+``fit(X, y, unlabeled=features)``; callers fit through :func:`fit_head`, which
+passes the pool only to such heads, and only when they want it. Such a head may
+also offer ``for_queries()``, the head query strategies should score with
+(:func:`query_head`).
 
 Heads here: :class:`SklearnHead` (any scikit-learn classifier; see
 :func:`logistic_regression`, :func:`user_estimator`), :class:`SGDHead`
@@ -27,8 +32,8 @@ from labella.al._headbase import OwnHead, check_fit_input, not_fitted, sigmoid, 
 from labella.al.neural import MLPHead, mlp
 from labella.errors import DataError
 
-__all__ = ["HEADS", "Head", "MLPHead", "SGDHead", "SklearnHead", "logistic_regression", "mlp", "sgd",
-           "user_estimator"]
+__all__ = ["HEADS", "Head", "MLPHead", "SGDHead", "SklearnHead", "fit_head", "logistic_regression",
+           "mlp", "query_head", "sgd", "user_estimator"]
 
 
 @runtime_checkable
@@ -41,6 +46,25 @@ class Head(Protocol):
     def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
 
     def clone(self) -> Head: ...
+
+
+def fit_head(head: Head, X: np.ndarray, y: np.ndarray,
+             unlabeled: Callable[[], np.ndarray] | None = None) -> Head:
+    """``head.fit(X, y)``; for a head that can learn from the unlabelled pool and wants it
+    at ``len(y)`` labels (``head.wants_unlabeled(len(y))``), ``head.fit(X, y,
+    unlabeled=unlabeled())``. ``unlabeled`` returns the pool's unlabelled features
+    (e.g. :meth:`labella.al.types.Pool.unlabeled_sample`); it is called only then."""
+    wants = getattr(head, "wants_unlabeled", None)
+    if unlabeled is not None and wants is not None and wants(len(y)):
+        return head.fit(X, y, unlabeled=unlabeled())  # type: ignore[call-arg]
+    return head.fit(X, y)
+
+
+def query_head(head: Head) -> Head:
+    """The fitted head a query strategy should score with: ``head.for_queries()`` where
+    the head defines it (e.g. without pseudo-labels), else ``head`` itself."""
+    view = getattr(head, "for_queries", None)
+    return view() if view is not None else head
 
 
 class SklearnHead:

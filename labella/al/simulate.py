@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from labella.al import metrics
-from labella.al.heads import Head
+from labella.al.heads import Head, fit_head, query_head
 from labella.al.pipelines import DEFAULT_STRATEGY, Pipeline, plain_head
 from labella.al.strategies import REGISTRY
 from labella.al.types import Pool
@@ -40,7 +40,7 @@ def _score(head: Head, X: np.ndarray, y: np.ndarray, *, multi_label: bool) -> fl
 
 
 def _fit(head: Head, pool: Pool) -> Head:
-    return head.fit(*pool.labeled_data())
+    return fit_head(head, *pool.labeled_data(), unlabeled=pool.unlabeled_sample)
 
 
 def checkpoints(*, initial: int, batch_size: int, budget: int, n_pool: int) -> list[int]:
@@ -95,7 +95,7 @@ def run_curve(
         if i + 1 == len(points):
             break
         t0 = time.perf_counter()
-        res = strategy.query(pool, batch_size, head=head, rng=rng)
+        res = strategy.query(pool, batch_size, head=query_head(head), rng=rng)
         query_seconds.append(time.perf_counter() - t0)
         pool = pool.with_labels(res.indices, y_pool[res.indices])
     spq = float(np.median(query_seconds)) if query_seconds else 0.0

@@ -18,6 +18,19 @@ labels has grown by ``growth`` since the last tuning, so a run of n labels costs
 O(log n) tunings; between tunings a fit is a single logistic regression.
 Multi-label heads are not tuned (``C`` stays at its starting value, one balanced
 logistic regression per label).
+
+Before the first tuning (fewer than ``self_train_below`` labels) the head also
+learns from the unlabelled pool when it is given one (``fit(X, y, unlabeled=...)``):
+it labels the pool with its own predictions, adds for each class the pool items it
+is most sure of (twice as many per class as there are labels per class, at weight
+0.3) and refits once. At 10 random labels that gained 1.7 (CR), 0.2 (MPQA), 4.9
+(TREC) and 0.5 (sign photos) points of test accuracy on average over 60 draws
+(docs/default-strategy.md §8). Its predictions are what a user sees; query
+strategies score with the head fitted on the labels alone (:meth:`for_queries`),
+because margin batches picked by the pseudo-labelled head moved the later curve
+up or down by more than that gain depending on details of the pseudo-labelling.
+From ``self_train_below`` labels on it adds nothing: with more labels, chosen by
+uncertainty sampling, pseudo-labels were within noise or worse (§5).
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from labella.al.heads import SklearnHead
+from labella.al.heads import Head, SklearnHead
 
 C_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
@@ -46,6 +59,10 @@ class TunedLogisticHead(SklearnHead):
         one_se: keep the first grid candidate within one standard error of the lowest
             CV loss (the grid is ordered from strongest regularisation); ``False``
             keeps the lowest.
+        self_train_below: with fewer labels than this, and an ``unlabeled`` pool
+            given to :meth:`fit`, add pseudo-labelled pool items (0: never).
+        pseudo_per_class: pseudo-labels per class, as a multiple of the labels per class.
+        pseudo_weight: sample weight of a pseudo-labelled item (a label weighs 1).
 
     Attributes (after fit):
         C_: the regularisation in use.
@@ -66,17 +83,27 @@ class TunedLogisticHead(SklearnHead):
         folds: int = 5,
         growth: float = 1.5,
         one_se: bool = True,
+        self_train_below: int = 20,
+        pseudo_per_class: float = 2.0,
+        pseudo_weight: float = 0.3,
     ) -> None:
         if growth <= 1.0:
             raise ValueError(f"growth must be > 1; got {growth}")
+        if pseudo_per_class < 0 or not 0 < pseudo_weight <= 1:
+            raise ValueError("pseudo_per_class must be >= 0 and pseudo_weight in (0, 1]; "
+                             f"got {pseudo_per_class}, {pseudo_weight}")
         self.C = C
         self.grid = grid
         self.min_labels = min_labels
         self.folds = folds
         self.growth = growth
         self.one_se = one_se
+        self.self_train_below = self_train_below
+        self.pseudo_per_class = pseudo_per_class
+        self.pseudo_weight = pseudo_weight
         self.C_ = C
         self.tuned_at_ = 0
+        self.n_pseudo_ = 0
         super().__init__(self._estimator(C), n_classes, multi_label=multi_label)
 
     @staticmethod
@@ -87,13 +114,15 @@ class TunedLogisticHead(SklearnHead):
         """An unfitted copy that keeps the tuned ``C`` (and when it was tuned)."""
         twin = type(self)(self.n_classes, multi_label=self.multi_label, C=self.C, grid=self.grid,
                           min_labels=self.min_labels, folds=self.folds, growth=self.growth,
-                          one_se=self.one_se)
+                          one_se=self.one_se, self_train_below=self.self_train_below,
+                          pseudo_per_class=self.pseudo_per_class, pseudo_weight=self.pseudo_weight)
         twin.C_, twin.tuned_at_ = self.C_, self.tuned_at_
         twin.estimator = self._estimator(self.C_)
         return twin
 
     def get_params(self) -> dict[str, Any]:
-        return {"C": self.C_, "class_weight": "balanced", "tuned_at": self.tuned_at_}
+        return {"C": self.C_, "class_weight": "balanced", "tuned_at": self.tuned_at_,
+                "pseudo_labels": self.n_pseudo_}
 
     def cv_losses(self, X: np.ndarray, y: np.ndarray, C: float,
                   folds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +172,46 @@ class TunedLogisticHead(SklearnHead):
         self.tuned_at_ = n
         self.estimator = self._estimator(self.C_)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> TunedLogisticHead:
+    def wants_unlabeled(self, n_labels: int) -> bool:
+        """Whether :meth:`fit` at ``n_labels`` labels would use the unlabelled pool."""
+        return not self.multi_label and n_labels < self.self_train_below
+
+    def fit(self, X: np.ndarray, y: np.ndarray,
+            unlabeled: np.ndarray | None = None) -> TunedLogisticHead:
+        """Fit on the labelled rows; ``unlabeled`` (the pool's unlabelled features) is
+        used only below ``self_train_below`` labels, for pseudo-labels."""
         self._maybe_tune(X, y)
         super().fit(X, y)
+        self.n_pseudo_ = 0
+        self.labels_only_: Any = None
+        if (unlabeled is not None and len(unlabeled) and self.wants_unlabeled(len(y))
+                and not isinstance(self.model_, int)):
+            self._self_train(X, y, unlabeled)
         return self
+
+    def for_queries(self) -> Head:
+        """The head query strategies should score with: this one fitted on the labels
+        alone (without its pseudo-labels, when it has any)."""
+        if not self.n_pseudo_:
+            return self
+        view = SklearnHead(self._estimator(self.C_), self.n_classes)
+        view.classes_, view.model_ = self.classes_, self.labels_only_
+        return view
+
+    def _self_train(self, X: np.ndarray, y: np.ndarray, unlabeled: np.ndarray) -> None:
+        """Refit once with the pool items the fitted model is surest of, per predicted class."""
+        U = np.asarray(unlabeled)
+        model = self.labels_only_ = self.model_
+        proba = model.predict_proba(U)
+        pred, conf = model.classes_[proba.argmax(axis=1)], proba.max(axis=1)
+        per = max(2, int(self.pseudo_per_class * len(y) / len(model.classes_)))
+        take = np.concatenate([
+            np.flatnonzero(pred == c)[np.argsort(-conf[pred == c], kind="stable")[:per]]
+            for c in model.classes_])
+        if len(take) == 0:
+            return
+        weights = np.concatenate([np.ones(len(y)), np.full(len(take), self.pseudo_weight)])
+        with threadpool_limits(1):  # small fits: see labella.al.heads.blas_threads_for
+            self.model_ = self._estimator(self.C_).fit(
+                np.vstack([X, U[take]]), np.concatenate([y, pred[take]]), sample_weight=weights)
+        self.n_pseudo_ = len(take)

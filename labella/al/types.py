@@ -29,6 +29,10 @@ UNLABELED = -1
 PREDICT_CHUNK = 65_536
 """Rows per call when :meth:`Pool.predict_proba` scores many rows (bounds the copy of X)."""
 
+UNLABELED_SAMPLE_MAX = 20_000
+"""At most this many unlabelled rows go to a head that learns from the pool
+(:meth:`Pool.unlabeled_sample`)."""
+
 
 def labeled_mask(y: np.ndarray) -> np.ndarray:
     """Boolean mask of labelled rows for single (n,) or multi-hot (n, L) label arrays."""
@@ -151,6 +155,15 @@ class Pool:
         """``(X_labeled, y_labeled)``."""
         idx = self.labeled_indices
         return self.X[idx], self.y[idx]
+
+    def unlabeled_sample(self, max_items: int = UNLABELED_SAMPLE_MAX) -> np.ndarray:
+        """Features of the unlabelled items, or of a fixed random ``max_items`` of them
+        (seeded, in pool order) when there are more: what a head that learns from the
+        pool (:func:`labella.al.heads.fit_head`) gets, without copying a huge pool."""
+        idx = self.unlabeled_indices
+        if len(idx) > max_items:
+            idx = np.sort(np.random.default_rng(0).choice(idx, max_items, replace=False))
+        return self.X[idx]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import sklearn
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from labella.al import metrics as al_metrics
-from labella.al.heads import Head
+from labella.al.heads import Head, fit_head, query_head
 from labella.al.pipelines import Pipeline
 from labella.al.strategies import REGISTRY
 from labella.al.types import Pool, labeled_mask
@@ -99,9 +99,10 @@ def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.nd
         else:
             splitter = StratifiedKFold(k, shuffle=True, random_state=snap.seed)
     out = np.zeros((n, snap.n_classes))
+    unlabeled = Pool(snap.X, snap.y, snap.n_classes, snap.multi_label).unlabeled_sample
     for train, test in splitter.split(X, y if not snap.multi_label else None):
         # a clone of the fitted head: same parameters (a tuned head keeps its C, no re-tune)
-        fold = head.clone().fit(X[train], y[train])
+        fold = fit_head(head.clone(), X[train], y[train], unlabeled=unlabeled)
         out[test] = fold.predict_proba(X[test])
     return out
 
@@ -152,13 +153,13 @@ def _refit(snap: Snapshot) -> RefitResult:
                                    "score": None}
     else:
         X_lab, y_lab = snap.X[mask], snap.y[mask]
-        head = new_head(snap).fit(X_lab, y_lab)
+        head = fit_head(new_head(snap), X_lab, y_lab, unlabeled=pool.unlabeled_sample)
         proba = head.predict_proba(snap.X)
-        pool.remember_proba(head, proba)  # the strategy scores from these, not again
+        pool.remember_proba(head, proba)  # a strategy scoring with ``head`` reuses these
         stop_pred = _predict(proba[snap.stop_rows], snap.multi_label) if len(snap.stop_rows) else None
         strategy = REGISTRY.get(snap.pipeline.strategy, **snap.pipeline.strategy_params)
         try:
-            res = strategy.query(pool, k, head=head, rng=rng) if k else None
+            res = strategy.query(pool, k, head=query_head(head), rng=rng) if k else None
         except PoolExhaustedError:
             res = None
         metrics = evaluate(snap, head, X_lab, y_lab)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import insert, select
 
+from labella.al.heads import fit_head, query_head
 from labella.al.serialize import can_save, save_head
 from labella.al.strategies import REGISTRY
 from labella.al.types import Pool, labeled_mask
@@ -51,7 +52,9 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
         raise InvalidRequestError("nothing to train on: the project has no labels yet")
     steps = 4
     job.progress(0, steps, f"fitting {snap.pipeline.head} on {n_labels} labels")
-    head = snap.pipeline.make_head(snap.n_classes, snap.multi_label).fit(snap.X[mask], snap.y[mask])
+    pool = Pool(snap.X, snap.y, snap.n_classes, snap.multi_label)
+    head = fit_head(snap.pipeline.make_head(snap.n_classes, snap.multi_label), snap.X[mask],
+                    snap.y[mask], unlabeled=pool.unlabeled_sample)
     job.progress(1, steps, "evaluating (cross-validation and evaluation set)")
     metrics = evaluate(snap, head, snap.X[mask], snap.y[mask])
     cv = evaluate(replace(snap, y_eval=snap.y_eval[:0], X_eval=snap.X_eval[:0]), head,
@@ -63,8 +66,7 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
     scores = np.full(len(snap.X), np.nan)
     unl = np.flatnonzero(~mask)
     if len(unl) and hasattr(strategy, "scores"):
-        pool = Pool(snap.X, snap.y, snap.n_classes, snap.multi_label)
-        scores[unl] = strategy.scores(pool, unl, head=head, rng=np.random.default_rng(0))
+        scores[unl] = strategy.scores(pool, unl, head=query_head(head), rng=np.random.default_rng(0))
     suggestions = st.task.from_prediction(proba, snap.label_names)
     conf = st.task.confidence(proba)
     with ctx.session() as s:

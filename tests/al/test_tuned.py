@@ -86,3 +86,113 @@ def test_one_se_setting_survives_clone() -> None:
     X, y = make_blobs(n=200, n_classes=3, seed=2)
     head = TunedLogisticHead(3, one_se=False).fit(X[:60], y[:60])
     assert head.clone().one_se is False
+
+
+def _two_blobs(seed: int, n: int = 2000, d: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes apart along one axis, buried in 49 axes of noise (like an embedding
+    in which the task is one direction among many)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d))
+    X[:, 0] += np.where(y == 1, 2.5, -2.5)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, y
+
+
+def test_pseudo_labels_from_the_pool_help_at_ten_labels() -> None:
+    gains = []
+    for seed in range(10):
+        X, y = _two_blobs(seed)
+        Xt, yt, X, y = X[1000:], y[1000:], X[:1000], y[:1000]
+        lab = np.random.default_rng(seed).choice(1000, 10, replace=False)
+        if len(set(y[lab])) < 2:
+            continue
+        unl = np.setdiff1d(np.arange(1000), lab)
+        alone = TunedLogisticHead(2).fit(X[lab], y[lab])
+        pooled = TunedLogisticHead(2).fit(X[lab], y[lab], unlabeled=X[unl])
+        # 10 labels, 2 classes: 2 x 5 per class, at least 2, for each class
+        assert alone.n_pseudo_ == 0 and pooled.n_pseudo_ == 20
+        gains.append((pooled.predict(Xt) == yt).mean() - (alone.predict(Xt) == yt).mean())
+    assert len(gains) >= 8 and np.mean(gains) > 0.005 and np.mean(np.array(gains) > 0) >= 0.7
+
+
+def test_the_pool_is_used_only_before_the_first_tuning() -> None:
+    X, y = make_blobs(n=400, n_classes=3, seed=4)
+    head = TunedLogisticHead(3)
+    assert head.wants_unlabeled(19) and not head.wants_unlabeled(20)
+    assert not TunedLogisticHead(3, self_train_below=0).wants_unlabeled(5)
+    assert not TunedLogisticHead(3, multi_label=True).wants_unlabeled(5)
+    with_pool = TunedLogisticHead(3).fit(X[:30], y[:30], unlabeled=X[30:])
+    without = TunedLogisticHead(3).fit(X[:30], y[:30])
+    assert with_pool.n_pseudo_ == 0
+    np.testing.assert_allclose(with_pool.predict_proba(X), without.predict_proba(X))
+    few = TunedLogisticHead(3).fit(X[:12], y[:12], unlabeled=X[30:])
+    assert few.n_pseudo_ > 0 and few.get_params()["pseudo_labels"] == few.n_pseudo_
+    assert not np.allclose(few.predict_proba(X), TunedLogisticHead(3).fit(X[:12], y[:12]).predict_proba(X))
+    twin = TunedLogisticHead(3, self_train_below=7, pseudo_per_class=3.0, pseudo_weight=0.5).clone()
+    assert (twin.self_train_below, twin.pseudo_per_class, twin.pseudo_weight) == (7, 3.0, 0.5)
+    with pytest.raises(ValueError, match="pseudo_weight"):
+        TunedLogisticHead(3, pseudo_weight=0.0)
+
+
+def test_fit_head_hands_the_pool_only_to_heads_that_want_it() -> None:
+    from labella.al.heads import fit_head, logistic_regression
+    from labella.al.types import Pool
+
+    X, y = make_blobs(n=300, n_classes=3, seed=5)
+    pool = Pool.unlabeled(X, 3).with_labels(np.arange(12), y[:12])
+    calls = []
+
+    def sample() -> np.ndarray:
+        calls.append(1)
+        return pool.unlabeled_sample()
+
+    tuned = fit_head(TunedLogisticHead(3), *pool.labeled_data(), unlabeled=sample)
+    assert calls == [1] and tuned.n_pseudo_ > 0
+    fit_head(logistic_regression(3), *pool.labeled_data(), unlabeled=sample)  # no such method
+    assert calls == [1]
+    late = pool.with_labels(np.arange(12, 40), y[12:40])
+    fit_head(TunedLogisticHead(3), *late.labeled_data(), unlabeled=sample)  # 40 labels: not wanted
+    assert calls == [1]
+
+
+def test_unlabeled_sample_skips_labelled_rows_and_caps_its_size() -> None:
+    from labella.al.types import Pool
+
+    X = np.arange(1000, dtype=np.float32).reshape(-1, 1)
+    pool = Pool.unlabeled(X, 2).with_labels(np.arange(0, 1000, 2), np.zeros(500, dtype=np.int64))
+    np.testing.assert_array_equal(pool.unlabeled_sample()[:, 0], np.arange(1, 1000, 2))
+    some = pool.unlabeled_sample(max_items=50)
+    assert len(some) == 50 and len(np.unique(some)) == 50 and np.all(some[:, 0] % 2 == 1)
+    assert np.all(np.diff(some[:, 0]) > 0)  # pool order
+    np.testing.assert_array_equal(some, pool.unlabeled_sample(max_items=50))  # fixed subset
+
+
+def test_queries_score_with_the_labels_only_model() -> None:
+    X, y = make_blobs(n=400, n_classes=3, seed=6)
+    head = TunedLogisticHead(3).fit(X[:12], y[:12], unlabeled=X[12:])
+    plain = TunedLogisticHead(3).fit(X[:12], y[:12])
+    view = head.for_queries()
+    assert view is not head
+    np.testing.assert_allclose(view.predict_proba(X), plain.predict_proba(X))
+    late = TunedLogisticHead(3).fit(X[:40], y[:40], unlabeled=X[40:])
+    assert late.for_queries() is late
+
+
+def test_pseudo_labels_change_the_first_checkpoint_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the simulation's queries come from the labels-only model, so from the first query
+    # on the curve is the one of the same head without pseudo-labels
+    from labella.al import pipelines
+    from labella.al.simulate import run_curve
+
+    monkeypatch.setitem(pipelines.HEAD_FACTORIES, "no_pseudo",
+                        lambda n, ml: TunedLogisticHead(n, multi_label=ml, self_train_below=0))
+    X, y = _two_blobs(7, n=700)
+    kw = dict(n_classes=2, multi_label=False, budget=60, batch_size=10, initial=10, seed=3)
+    with_pool = run_curve(X[:500], y[:500], X[500:], y[500:],
+                          pipeline=pipelines.Pipeline("margin", head="tuned_logistic_regression"), **kw)
+    without = run_curve(X[:500], y[:500], X[500:], y[500:],
+                        pipeline=pipelines.Pipeline("margin", head="no_pseudo"), **kw)
+    assert with_pool.labels == without.labels
+    assert with_pool.scores[0] != without.scores[0]
+    assert with_pool.scores[1:] == without.scores[1:]

@@ -303,6 +303,19 @@ def test_sgd_head_project_exports_a_loadable_model(ctx: ServiceContext, admin: a
     np.testing.assert_array_equal(head.predict_proba(X), live.predict_proba(X))
 
 
+def test_the_first_refits_learn_from_the_unlabelled_pool(ctx: ServiceContext, admin: auth.UserPublic,
+                                                         make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from labella.al.tuned import TunedLogisticHead
+
+    p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=120, n_test=0)
+    for it in labelling.next_items(ctx, admin, p.id, 10):
+        labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
+    _wait_version(ctx, p.id, 0)
+    head = ctx.loops.state(p.id).head
+    # below 20 labels the default head adds pseudo-labelled pool items (tuned.py)
+    assert isinstance(head, TunedLogisticHead) and head.n_pseudo_ > 0
+
+
 def test_the_tuned_head_keeps_its_tuning_across_refits(ctx: ServiceContext, admin: auth.UserPublic,
                                                        make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from labella.al.tuned import TunedLogisticHead
