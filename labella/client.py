@@ -21,6 +21,11 @@ from typing import Any
 
 import httpx
 
+READ_RETRIES = 2
+"""A read-only request (GET, HEAD) that loses its connection is sent again this many times:
+a server may close an idle kept-alive connection just as the client reuses it."""
+_RETRY_ON = (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)
+
 EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "label_studio", ".zip": "hf"}
 
 
@@ -90,8 +95,21 @@ class Client:
 
     # -- plumbing ----------------------------------------------------------------------
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        attempts = 1 + (READ_RETRIES if method.upper() in ("GET", "HEAD") else 0)
+        for attempt in range(attempts):
+            try:
+                return self._http.request(method, path, **kwargs)
+            except _RETRY_ON:
+                if attempt + 1 == attempts:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        r = self._http.request(method, path, **kwargs)
+        """Send a request; errors become :class:`LabellaClientError`. A GET or HEAD whose
+        connection drops is retried (:data:`READ_RETRIES`); other methods are not."""
+        r = self._send(method, path, **kwargs)
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text)

@@ -341,3 +341,32 @@ def test_restart_keeps_labels_and_first_call_may_be_annotate(tmp_path: Path,
         for item_id, label in given.items():
             assert ann.item(item_id)["labels"] == [label]
         assert ann.metrics()["n_labeled"] == 13
+
+
+def test_reads_are_retried_when_the_connection_drops_and_writes_are_not() -> None:
+    import httpx
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) % 2 == 1:  # every first try: the server closed the kept-alive socket
+            raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+        return httpx.Response(200, json={"id": 1, "username": "admin"})
+
+    with Client("http://labella.test", token="t", transport=httpx.MockTransport(handler)) as c:
+        assert c.request("GET", "/api/me") == {"id": 1, "username": "admin"}
+        assert calls == ["GET", "GET"]
+        with pytest.raises(httpx.ReadError):
+            c.request("POST", "/api/projects", json={})
+        assert calls == ["GET", "GET", "POST"]  # a write may have landed: not sent twice
+
+    def always_down(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        raise httpx.ConnectError("refused", request=request)
+
+    calls.clear()
+    with Client("http://labella.test", token="t", transport=httpx.MockTransport(always_down)) as c:
+        with pytest.raises(httpx.ConnectError):
+            c.request("GET", "/api/me")
+    assert len(calls) == 3  # one try and two retries, then the error
