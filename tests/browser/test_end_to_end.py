@@ -208,7 +208,9 @@ def _label_with_keyboard(page: Any, server: LiveServer, pid: int, data: Dataset,
         done.append(current)
         current = _next_item(page, current)
     _wait_labeled(page, server, pid, N_LABELS)
-    assert page.inner_text("#progress-labels").strip() == str(N_LABELS)
+    # the server commits before its reply reaches the page: wait for the last ack to land
+    page.wait_for_function("n => document.querySelector('#progress-labels').textContent.trim() === n",
+                           arg=str(N_LABELS), timeout=10_000)
     # undo: the last item comes back and the server's count drops by one
     page.keyboard.press("u")
     page.wait_for_function("id => document.querySelector('#item')?.dataset.itemId === id",
