@@ -165,3 +165,16 @@ def test_trec_fine_is_trec_with_its_fine_labels(tmp_path: Path) -> None:
     pairs = {(fine.class_names[a].split(":")[0], coarse.class_names[b])
              for a, b in zip(fine.y, coarse.y, strict=True)}
     assert all(f == c for f, c in pairs)
+
+
+def test_first_labels_compares_the_heads_on_the_same_draws() -> None:
+    from benchmarks.first_labels import accuracies
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(600) < 0.97).astype(np.int64)  # a rare class: some draws of 10 miss it
+    X = rng.normal(size=(600, 20))
+    X[:, 0] += np.where(y == 1, 2.0, -2.0)
+    acc = accuracies(X[:400], y[:400], X[400:], y[400:], 2, n=10, draws=12)
+    sizes = {len(v) for v in acc.values()}
+    assert len(sizes) == 1 and 0 < sizes.pop() < 12  # one-class draws are skipped
+    assert all(np.all((v >= 0) & (v <= 100)) for v in acc.values())
