@@ -181,13 +181,26 @@ def test_label_twenty_with_the_keyboard(page: Any, live_server: LiveServer, tmp_
     assert len(labels) == 20
     assert all(labels[i] == [gold[texts[i]]] for i in shown[:20])
     assert page.inner_text("#progress-labels") == "20"
-    # the model's suggestion appears once the first refit after both classes are labelled ran
-    assert suggested_at is not None, "no suggestion in 20 items"
+    # the model's suggestion appears once the first refit after both classes are labelled ran;
+    # on a loaded machine that refit may end after the 20 presses: then the items fetched
+    # after it carry the suggestion, a press or two later
+    if suggested_at is None:
+        deadline = time.monotonic() + 60
+        while page.request.get(f"{live_server.url}/api/projects/{pid}").json()["model_version"] < 1:
+            assert time.monotonic() < deadline, "no model 60 s after 20 labels"
+            page.wait_for_timeout(200)
+        for k in range(20, 30):
+            page.wait_for_timeout(200)  # the queue's top-up after the last press
+            if "%" in page.inner_text("#suggestion"):
+                suggested_at = k
+                break
+            current = _press(page, str(LABELS.index(gold[_text(page)]) + 1), current)
+    assert suggested_at is not None, "no suggestion in 30 items, although the model exists"
     sugg = page.inner_text("#suggestion")
     assert "%" in sugg and any(lab in sugg for lab in LABELS), sugg
     assert "model v" in page.inner_text("#why")
     page.wait_for_function("document.querySelector('#model-version').textContent.startsWith('v')")
-    assert len(page.evaluate("window.labellaTimings")) == 20
+    assert len(page.evaluate("window.labellaTimings")) == max(20, suggested_at)
     screenshot(page, "label-suggestion")
 
 
