@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -207,6 +208,10 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("LABELLA_LOG_LEVEL", "WARNING"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # scikit-learn reads more classes than half the labels as a sign of a regression target;
+    # in active learning on many classes that is the normal start (50 types at 30 labels)
+    warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%",
+                            category=UserWarning)
     app()
 
 

@@ -1,0 +1,34 @@
+"""The ``labella`` command as a user runs it: a separate process through its entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_simulate_on_many_classes_prints_no_regression_warning(tmp_path: Path) -> None:
+    # 40 classes and 20-80 labels: scikit-learn would warn that y "could represent a
+    # regression problem" at every fit; the command keeps its output to what matters
+    data = tmp_path / "many.csv"
+    rng = random.Random(0)
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        for c in range(40):
+            for _ in range(10):
+                w.writerow([f"topic{c} word{rng.randrange(50)} word{rng.randrange(50)}", f"class{c}"])
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from labella.cli import main; main()", "simulate", str(data),
+         "--featuriser", "hashing", "--budget", "60", "--initial", "10", "--batch-size", "10",
+         "--seeds", "1", "--strategies", "labella", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["strategies"]["labella"]["labels"][-1] == 60
+    assert "unique classes" not in proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
