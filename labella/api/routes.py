@@ -96,9 +96,9 @@ def update_project(project_id: int, body: ProjectUpdate, ctx: Ctx, user: Current
                    ) -> ProjectPublicModel:
     with ctx.session() as s:
         p = projects.update_project(s, user, project_id, **body.model_dump(exclude_unset=True))
-    if ctx.loops.loaded(project_id) is not None:
-        ctx.loops.reload(project_id)
-    return ProjectPublicModel.of(p)
+    # the running loop takes the new settings in place; its refit runs in the background
+    pending = ctx.loops.apply_settings(project_id)
+    return ProjectPublicModel.of(p).model_copy(update={"refit_pending": pending})
 
 
 @router.get("/projects/{project_id}/members", response_model=list[MemberPublicModel],

@@ -74,6 +74,9 @@ class ProjectPublicModel(BaseModel):
     n_evaluation: int
     n_labeled: int
     model_version: int
+    refit_pending: bool = Field(False, description=(
+        "true when this reply's change (e.g. new settings) is being refitted in the "
+        "background: the model and the queue follow within seconds"))
 
     @classmethod
     def of(cls, p: ProjectPublic) -> ProjectPublicModel:

@@ -67,6 +67,12 @@ class ServiceContext:
         if worker if worker is not None else self.settings.worker:
             self.worker = LocalWorker(self.jobs, self.handlers, threads=self.settings.worker_threads)
             self.worker.start(recover=recover_all)
+        if recover_all:
+            from labella.service.training import discard_unfinished
+
+            with self.session() as s:  # a retrain killed while storing its version
+                if n := discard_unfinished(s):
+                    log.warning("deleted %d unfinished model version(s) left by a stopped job", n)
         return self
 
     def close(self) -> None:

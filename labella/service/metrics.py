@@ -18,7 +18,7 @@ from sqlalchemy import select
 from labella.al import stopping
 from labella.al.types import labeled_mask
 from labella.service import auth
-from labella.store.models import ModelVersion
+from labella.store.models import READY, ModelVersion
 
 if TYPE_CHECKING:
     from labella.service.context import ServiceContext
@@ -63,11 +63,13 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         rows = [tuple(r) for r in s.execute(
             select(ModelVersion.version, ModelVersion.n_labels, ModelVersion.metrics["score"].as_float(),
                    ModelVersion.metrics["source"].as_string())
-            .where(ModelVersion.project_id == project_id).order_by(ModelVersion.version))]
+            .where(ModelVersion.project_id == project_id, ModelVersion.status == READY)
+            .order_by(ModelVersion.version))]
     st = ctx.loops.state(project_id)
     with st.lock:
         n_labeled = st.n_labeled
         version = st.version
+        refit_pending = st.refit_pending or not st.ready.is_set()
         latest = dict(st.last_metrics)
         history = list(st.stop_history)
         proba = st.proba
@@ -103,6 +105,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
     return {
         "n_labeled": n_labeled,
         "model_version": version,
+        "refit_pending": refit_pending,
         "n_pool": n_pool,
         "n_evaluation": n_eval,
         "n_evaluation_labeled": n_eval_labeled,

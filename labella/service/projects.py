@@ -17,7 +17,7 @@ from labella.service.errors import ConflictError, InvalidRequestError, NotFoundE
 from labella.service.state import DEFAULT_SETTINGS, project_settings
 from labella.store.annotations import Annotation
 from labella.store.items import Item
-from labella.store.models import ModelVersion
+from labella.store.models import READY, ModelVersion
 from labella.store.projects import Member, Project
 from labella.store.users import User
 
@@ -150,7 +150,8 @@ def _counts(s: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
         out[pid]["n_" + split] = n
         out[pid]["n_items"] = out[pid].get("n_items", 0) + n
     for pid, v in s.execute(select(ModelVersion.project_id, func.max(ModelVersion.version))
-                            .where(ModelVersion.project_id.in_(project_ids))
+                            .where(ModelVersion.project_id.in_(project_ids),
+                                   ModelVersion.status == READY)
                             .group_by(ModelVersion.project_id)):
         out[pid]["model_version"] = v
     for pid, n in s.execute(select(Annotation.project_id, func.count(func.distinct(Annotation.item_id)))

@@ -31,7 +31,7 @@ from labella.features.cache import EmbeddingCache
 from labella.service.labels import current_labels
 from labella.service.poolmap import PoolIndex
 from labella.store.items import Item
-from labella.store.models import ModelVersion
+from labella.store.models import READY, ModelVersion
 from labella.store.projects import Project
 from labella.tasks import TaskType, get_task
 
@@ -87,9 +87,34 @@ class Served:
     confidence: float | None
 
 
+@dataclass(frozen=True)
+class Change:
+    """One annotation's effect on the loop, by item id (row positions differ between a
+    state and the state that replaces it after a reload).
+
+    ``kind``: ``label`` (``value`` is the item's label now, ``None`` after an undo that
+    left it unlabelled), ``skip`` or ``unskip`` (of ``user_id``). ``split``: ``pool`` or
+    ``evaluation``.
+    """
+
+    item_id: int
+    split: str
+    kind: str
+    value: list[str] | None = None
+    user_id: int | None = None
+
+
 @dataclass
 class ProjectState:
-    """Everything the loop keeps in memory for one project (guarded by ``lock``)."""
+    """Everything the loop keeps in memory for one project (guarded by ``lock``).
+
+    A state is replaced, not edited, when the pool itself changes (an import, a
+    featurisation): the new state is built and refitted in the background while this one
+    keeps serving, then :func:`carry_over` moves what happened meanwhile (the
+    annotations recorded in ``journal``, the leases, skips and what was served) onto it
+    under this state's lock and sets ``successor``. Whoever finds a ``successor`` under
+    the lock must follow it: the retired state no longer counts.
+    """
 
     project_id: int
     task: TaskType
@@ -116,12 +141,25 @@ class ProjectState:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     refit_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     labels_changed: int = 0
-    """Counts label changes; the refitter compares it to know whether it is behind."""
+    """Counts changes of labels or settings; the refitter compares it to know whether it
+    is behind."""
     applied_changes: int = -1
     """``labels_changed`` of the snapshot behind the current head and queue."""
     cv_at: int = 0
     """Number of labels at the last cross-validated evaluation."""
     last_metrics: dict[str, Any] = field(default_factory=dict)
+    journal: list[Change] | None = None
+    """While a replacement is being built: every change applied since it started reading
+    the database (``None`` when no replacement is under way)."""
+    successor: ProjectState | None = None
+    """The state that replaced this one (set once, under ``lock``)."""
+    ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set once a refit has given this state a queue (or found nothing to rank)."""
+
+    @property
+    def refit_pending(self) -> bool:
+        """True while labels or settings have changed since the current head was fitted."""
+        return self.applied_changes < self.labels_changed
 
     @property
     def multi_label(self) -> bool:
@@ -151,6 +189,76 @@ class ProjectState:
         v = self.y[row]
         return bool(np.all(v != UNLABELED))
 
+    def apply(self, change: Change) -> None:
+        """Apply one annotation's effect (caller holds ``lock``); recorded in ``journal``
+        while a replacement is being built. Items this state does not hold (not yet
+        featurised) are skipped: the database has them, and the next load reads them."""
+        if self.journal is not None:
+            self.journal.append(change)
+        if change.split != "pool":
+            row = self.eval_index.row(change.item_id)
+            if row is not None and change.kind == "label":
+                self.set_eval_label(row, change.value)
+            return
+        row = self.index.row(change.item_id)
+        if row is None:
+            return
+        if change.kind == "label":
+            self.set_label(row, change.value)
+        elif change.kind == "skip" and change.user_id is not None:
+            self.skipped.setdefault(change.user_id, set()).add(row)
+        elif change.kind == "unskip" and change.user_id is not None:
+            self.skipped.get(change.user_id, set()).discard(row)
+        if change.kind in ("label", "skip"):
+            self.leases.pop(row, None)
+
+
+def inherit(old: ProjectState, new: ProjectState) -> None:
+    """Give a replacement ``new`` what ``old``'s model knows, so that its first refit is as
+    cheap as an online one: the fitted head (a head that keeps state, such as a tuned
+    ``C``, starts from it) and the last evaluation (no new cross-validation until the
+    labels have grown). The caller holds ``old.lock``."""
+    if new.n_classes != old.n_classes or new.multi_label != old.multi_label:
+        return
+    new.head = old.head
+    new.cv_at, new.last_metrics = old.cv_at, dict(old.last_metrics)
+
+
+def carry_over(old: ProjectState, new: ProjectState) -> int:
+    """Move onto ``new`` what ``old`` learnt while ``new`` was being built; returns the
+    number of changes replayed. The caller holds ``old.lock`` and nobody else can see
+    ``new`` yet.
+
+    Replays ``old.journal`` (annotations committed since ``new`` started reading the
+    database: replaying one that ``new`` already read sets the same value again), and
+    translates the leases, skips and served suggestions from ``old``'s rows to ``new``'s
+    through item ids (an import or featurisation can insert rows in the middle).
+    """
+
+    def moved(rows: list[int]) -> dict[int, int]:
+        if not rows:
+            return {}
+        ids = old.index.ids(rows).tolist()
+        out = {}
+        for r, item_id in zip(rows, ids, strict=True):
+            nr = new.index.row(item_id)
+            if nr is not None:
+                out[r] = nr
+        return out
+
+    journal = old.journal or []
+    for change in journal:
+        new.apply(change)
+    rows = moved(sorted({*old.leases, *(r for rs in old.skipped.values() for r in rs),
+                         *(r for _u, r in old.served)}))
+    new.leases = {rows[r]: lease for r, lease in old.leases.items() if r in rows}
+    new.skipped = {u: {rows[r] for r in rs if r in rows} for u, rs in old.skipped.items()}
+    new.served = {(u, rows[r]): sv for (u, r), sv in old.served.items() if r in rows}
+    new.version = max(new.version, old.version)
+    old.journal = None
+    old.successor = new
+    return len(journal)
+
 
 def _featuriser_dim(featuriser: Featuriser) -> int:
     return int(featuriser.dim)
@@ -176,10 +284,9 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
 
     settings = project_settings(project)
     n_pool = int(pool_sel.sum())
-    rng = np.random.default_rng(seed)
-    stop_n = min(int(settings.get("stop_set_size") or 1000), n_pool)
     last_version = s.scalar(select(func.max(ModelVersion.version))
-                            .where(ModelVersion.project_id == project.id)) or 0
+                            .where(ModelVersion.project_id == project.id,
+                                   ModelVersion.status == READY)) or 0
     dim = _featuriser_dim(featuriser)
     return ProjectState(
         project_id=project.id,
@@ -196,6 +303,13 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
         y_eval=targets(eval_sel),
         n_unfeaturised=int((~found).sum()),
         version=int(last_version),
-        stop_rows=np.sort(rng.choice(n_pool, size=stop_n, replace=False)) if stop_n else
-        np.zeros(0, dtype=np.int64),
+        stop_rows=stop_rows(n_pool, settings, seed=seed),
     )
+
+
+def stop_rows(n_pool: int, settings: dict[str, Any], *, seed: int) -> np.ndarray:
+    """The pool rows whose predictions the stopping rule watches (a fixed random sample)."""
+    n = min(int(settings.get("stop_set_size") or 1000), n_pool)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n_pool, size=n, replace=False))

@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
 
 from labella.al.heads import fit_head, query_head
 from labella.al.serialize import can_save, save_head
@@ -25,7 +26,8 @@ from labella.jobs.runner import JobContext
 from labella.service import auth
 from labella.service.errors import InvalidRequestError
 from labella.service.refit import evaluate
-from labella.store.models import ModelVersion, Prediction
+from labella.store.jobs import QUEUED, RUNNING, Job
+from labella.store.models import READY, WRITING, ModelVersion, Prediction
 
 if TYPE_CHECKING:
     from labella.service.context import ServiceContext
@@ -69,16 +71,35 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
         scores[unl] = strategy.scores(pool, unl, head=query_head(head), rng=np.random.default_rng(0))
     suggestions = st.task.from_prediction(proba, snap.label_names)
     conf = st.task.confidence(proba)
+    # the version stays ``writing`` (invisible) until its predictions and head are stored;
+    # a run killed meanwhile leaves it to be deleted (below on a retry, or at recovery)
     with ctx.session() as s:
+        discard_unfinished(s, job_id=job.job.id)
         last = s.scalar(select(ModelVersion.version).where(ModelVersion.project_id == project_id)
                         .order_by(ModelVersion.version.desc()).limit(1)) or 0
         mv = ModelVersion(project_id=project_id, version=last + 1, kind="retrain",
                           featuriser_key=st.featuriser_key, head=snap.pipeline.head,
                           head_params={}, strategy=snap.pipeline.strategy, n_labels=n_labels,
-                          metrics=metrics)
+                          metrics=metrics, status=WRITING, job_id=job.job.id)
         s.add(mv)
         s.flush()
         mv_id, version = mv.id, mv.version
+    try:
+        artifact = _store(ctx, job, st, mv_id, version, head, suggestions, conf, scores)
+    except BaseException:
+        with ctx.session() as s:
+            discard_unfinished(s, job_id=job.job.id)
+        raise
+    job.progress(steps, steps, "done")
+    return {"model_version": version, "n_labels": n_labels, "metrics": {
+        k: metrics.get(k) for k in ("source", "metric", "score")}, "artifact": artifact}
+
+
+def _store(ctx: ServiceContext, job: JobContext, st: Any, mv_id: int, version: int, head: Any,
+           suggestions: list[list[str]], conf: np.ndarray, scores: np.ndarray) -> str | None:
+    """Store a retrain's predictions and head, then make its version ``ready``."""
+    steps = 4
+    snap_names = st.label_names
     ids = st.index.item_ids
     job.progress(3, steps, f"storing {len(ids)} predictions")
     for start in range(0, len(ids), CHUNK):
@@ -91,16 +112,32 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
         job.progress(3, steps, f"stored {min(start + CHUNK, len(ids))} of {len(ids)} predictions")
     artifact = None
     if can_save(head):
-        out = ctx.settings.data_dir / "models" / f"project-{project_id}" / f"v{version}"
+        out = ctx.settings.data_dir / "models" / f"project-{st.project_id}" / f"v{version}"
         try:
-            save_head(head, out, featuriser_key=st.featuriser_key, class_names=snap.label_names)
+            save_head(head, out, featuriser_key=st.featuriser_key, class_names=snap_names)
             artifact = str(out.relative_to(ctx.settings.data_dir))
         except Exception as exc:  # a head the safe format cannot hold is still usable
-            job.log(f"head not saved: {exc}")
+            job.log(f"head not saved: {type(exc).__name__}: {exc}")
     with ctx.session() as s:
         row = s.get(ModelVersion, mv_id)
         if row is not None:
             row.artifact_key = artifact
-    job.progress(steps, steps, "done")
-    return {"model_version": version, "n_labels": n_labels, "metrics": {
-        k: metrics.get(k) for k in ("source", "metric", "score")}, "artifact": artifact}
+            row.status = READY
+    return artifact
+
+
+def discard_unfinished(s: Session, *, job_id: int | None = None) -> int:
+    """Delete model versions left ``writing`` (their predictions go with them): those of
+    ``job_id``, or, without it, those whose job is no longer running (after a crash).
+    Returns how many were deleted."""
+    q = select(ModelVersion.id).where(ModelVersion.status == WRITING)
+    if job_id is not None:
+        q = q.where(ModelVersion.job_id == job_id)
+    else:
+        running = select(Job.id).where(Job.status.in_((RUNNING, QUEUED)))
+        q = q.where(or_(ModelVersion.job_id.is_(None), ModelVersion.job_id.not_in(running)))
+    ids = list(s.scalars(q))
+    if ids:
+        s.execute(delete(Prediction).where(Prediction.model_version_id.in_(ids)))
+        s.execute(delete(ModelVersion).where(ModelVersion.id.in_(ids)))
+    return len(ids)

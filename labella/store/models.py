@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from labella.store.base import Base, utcnow
 
+READY = "ready"
+WRITING = "writing"
+
 
 class ModelVersion(Base):
     """One fitted head of a project: what it was trained on and how good it was.
@@ -17,7 +20,9 @@ class ModelVersion(Base):
     ``version`` counts up per project. ``kind`` is ``online`` (refitted in the
     labelling loop) or ``retrain`` (a background job). ``metrics`` holds the
     evaluation (see :mod:`labella.service.metrics`); ``artifact_key`` the blob key
-    of the saved head when it was saved.
+    of the saved head when it was saved. ``status`` is ``ready``, or ``writing`` while
+    a retrain (job ``job_id``) stores its predictions and head: readers see only ready
+    versions, and a version left ``writing`` by a dead job is deleted at recovery.
     """
 
     __tablename__ = "model_versions"
@@ -35,6 +40,8 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     artifact_key: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default=READY, server_default=READY)
+    job_id: Mapped[int | None] = mapped_column(default=None)
 
 
 class Prediction(Base):

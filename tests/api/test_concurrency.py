@@ -68,7 +68,12 @@ def test_a_repeated_request_id_is_a_no_op(server: LiveServer, admin: Client,
     assert [h["action"] for h in p.item(a.id)["history"]] == ["label"]
     with pytest.raises(LabellaClientError) as err:  # the same id for something else
         p.annotate(b.id, label="pos", request_id="click-1")
-    assert err.value.status == 422 and "click-1" in err.value.detail
+    assert err.value.status == 409 and "click-1" in err.value.detail
+    other = "pos" if truth[a.text or ""] == "neg" else "neg"
+    with pytest.raises(LabellaClientError) as err:  # the same id, another label: a client bug
+        p.annotate(a.id, label=other, request_id="click-1")
+    assert err.value.status == 409 and f"as {other}" in err.value.detail
+    assert p.item(a.id)["labels"] == [truth[a.text or ""]]  # the first answer stands
     # request ids are per annotator: another user's "click-1" is their own
     p.add_member("annotator")
     theirs = server.client("annotator").project(p.id).annotate(b.id, label="neg",

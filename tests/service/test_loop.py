@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from labella.service import auth, labelling, metrics, projects
 from labella.service.context import ServiceContext
-from labella.service.errors import InvalidRequestError, NotFoundError
+from labella.service.errors import ConflictError, NotFoundError
 from labella.service.importing import start_import
 from labella.store.annotations import Annotation
 from labella.store.items import Item
@@ -89,8 +89,13 @@ def test_annotate_is_idempotent_and_validated(ctx: ServiceContext, admin: auth.U
     a = labelling.annotate(ctx, admin, p.id, it.id, labels="pos", request_id="r-1")
     b = labelling.annotate(ctx, admin, p.id, it.id, labels="pos", request_id="r-1")
     assert b.duplicate and b.annotation_id == a.annotation_id and b.n_labeled == 1
-    with pytest.raises(InvalidRequestError, match="already used"):
+    with pytest.raises(ConflictError, match="already used"):
         labelling.annotate(ctx, admin, p.id, it.id + 1, labels="pos", request_id="r-1")
+    # the same request id with another label is a client bug: 409 naming both answers,
+    # and the first one stands
+    with pytest.raises(ConflictError, match=rf"label item {it.id} as pos.*label item {it.id} as neg"):
+        labelling.annotate(ctx, admin, p.id, it.id, labels="neg", request_id="r-1")
+    assert labelling.get_item(ctx, admin, p.id, it.id).labels == ["pos"]
     with pytest.raises(Exception, match="unknown label"):
         labelling.annotate(ctx, admin, p.id, it.id, labels="meh")
     with pytest.raises(NotFoundError):

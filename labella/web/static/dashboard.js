@@ -27,7 +27,8 @@ function renderMetrics(m) {
   const bar = $("stat-progress");
   bar.max = Math.max(m.n_pool, 1);
   bar.value = m.n_labeled;
-  setText("stat-version", m.model_version ? `v${m.model_version}` : "none yet");
+  setText("stat-version", (m.model_version ? `v${m.model_version}` : "none yet")
+    + (m.refit_pending ? " (refitting…)" : ""));
   const s = m.scores || {};
   setText("stat-metric", s.metric ? metricName(s.metric) : "Score");
   setText("stat-score", s.score === null || s.score === undefined ? "–" : pct(s.score));

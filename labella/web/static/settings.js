@@ -57,7 +57,8 @@ async function saveSettings(ev) {
   status.textContent = "saving…";
   try {
     const p = await api(`/api/projects/${projectId}`, { method: "PATCH", json: body });
-    status.textContent = `Saved: ${p.strategy} with ${p.head}, batch size ${p.settings.batch_size}.`;
+    status.textContent = `Saved: ${p.strategy} with ${p.head}, batch size ${p.settings.batch_size}.`
+      + (p.refit_pending ? " The model is being refitted with them in the background; labelling goes on meanwhile." : "");
   } catch (err) {
     const msg = err instanceof ApiError ? String(err.detail) : String(err.message);
     const field = fieldOf(msg);
