@@ -141,6 +141,11 @@ def check_image(data: bytes, *, limits: Limits) -> ImageInfo:
     return ImageInfo(w, h, fmt)
 
 
+def short_name(rel: str, limit: int = 120) -> str:
+    """``rel`` for a message: cut in the middle when longer than ``limit`` characters."""
+    return rel if len(rel) <= limit else f"{rel[: limit - 30]}…{rel[-25:]}"
+
+
 def check_image_name(rel: str) -> str:
     """``rel`` unchanged, or :class:`RowProblem` when it cannot be kept as the item's name."""
     check_string(rel, "the file name")
@@ -201,19 +206,19 @@ class LabelsFile:
         for position, (fields, raw, err, _line) in enumerate(rows, start=1):
             src = f"{where}:{position}"
             if position > limits.max_rows:
-                out.errors.append(RowError(position, src, f"row {position}: more than "
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: more than "
                                            f"{limits.max_rows:,} rows; the rest were not read"))
                 break
             problem = err if fields is None else utf8_problem(raw)
             if problem is not None or fields is None:
-                out.errors.append(RowError(position, src, f"row {position}: {problem}"))
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: {problem}"))
                 continue
             values = dict(zip(header, fields + [""] * (len(header) - len(fields)), strict=False))
             name = values[fname].strip().replace("\\", "/").removeprefix("./")
             if not name:
-                out.errors.append(RowError(position, src, f"row {position}: empty filename"))
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: empty filename"))
             elif name in out.rows:
-                out.errors.append(RowError(position, src, f"row {position}: {name!r} is listed "
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: {name!r} is listed "
                                            f"twice (first in row {out.rows[name][0]})"))
             else:
                 extra = {k: json_safe(v) for k, v in values.items() if k not in (fname, lab, split)}
@@ -292,16 +297,16 @@ class ImageSource:
                 got = iter(read_many(todo) if read_many is not None else [b""] * len(todo))
                 for i, entry in enumerate(batch):
                     position = start + i + 1
-                    source = f"{self.name}:{entry.rel}"
+                    source = f"{self.name}:{short_name(entry.rel)}"
                     if position > self.limits.max_rows:
                         yield RowError(position, source, f"more than {self.limits.max_rows:,} "
                                        "images; this one and the rest were not read")
                         return
                     if entry.problem is not None:
-                        yield RowError(position, source, f"{entry.rel}: {entry.problem}")
+                        yield RowError(position, source, f"{short_name(entry.rel)}: {entry.problem}")
                         continue
                     if self._too_big(entry):
-                        yield RowError(position, source, f"{entry.rel}: image is "
+                        yield RowError(position, source, f"{short_name(entry.rel)}: image is "
                                        f"{entry.size:,} bytes; the limit is {limit:,}")
                         continue
                     yield self._record(position, source, entry, next(got), lf, read=read)
@@ -328,7 +333,7 @@ class ImageSource:
     def _record(self, position: int, source: str, entry: ImageEntry, data: bytes | str,
                 labels_file: LabelsFile | None, *, read: bool = True) -> RawRecord | RowError:
         if isinstance(data, str):
-            return RowError(position, source, f"{entry.rel}: {data}")
+            return RowError(position, source, f"{short_name(entry.rel)}: {data}")
         try:
             check_image_name(entry.rel)
             info = check_image(data, limits=self.limits) if read else None
@@ -336,7 +341,7 @@ class ImageSource:
             size = {"width": info.width, "height": info.height, "format": info.format} if info else {}
             meta = check_meta({**size, **where.meta})
         except RowProblem as exc:
-            return RowError(position, source, f"{entry.rel}: {exc}")
+            return RowError(position, source, f"{short_name(entry.rel)}: {exc}")
         return RawRecord(position=position, source=source, image=data if read else None,
                          image_name=entry.rel, labels=where.labels, split=where.split, meta=meta)
 

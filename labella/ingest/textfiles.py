@@ -262,7 +262,7 @@ def _json_object(text: str) -> dict[str, Any] | str:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+        return f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
     except RecursionError:
         return _TOO_DEEP
     return _checked_object(obj, text)
@@ -341,7 +341,8 @@ def json_array(stream: IO[bytes], where: str) -> Iterator[tuple[int, dict[str, A
             except json.JSONDecodeError as exc:
                 if more():
                     continue
-                yield n, f"not valid JSON ({exc.msg}); the rest of the file was not read"
+                yield n, (f"not valid JSON ({exc.msg.removesuffix(' at')}); the rest of the "
+                          "file was not read")
                 return
             except RecursionError:  # skip the element by its brackets instead
                 found = _value_end(buf, pos)

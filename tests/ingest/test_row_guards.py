@@ -107,6 +107,7 @@ def test_messages_name_a_local_file_by_its_name_only(tmp_path: Path) -> None:
     folder = tmp_path / "deep" / "inside"
     folder.mkdir(parents=True)
     for name, content in (("empty.csv", b""), ("x.xyz", b"a")):
+        (folder / name).write_bytes(content)
         with pytest.raises(DataError) as err:
             open_source(folder / name, task="text", multi_label=False, limits=LIMITS)
         assert str(tmp_path) not in str(err.value) and str(err.value).startswith(name)
