@@ -67,6 +67,9 @@ class ServiceContext:
         if worker if worker is not None else self.settings.worker:
             self.worker = LocalWorker(self.jobs, self.handlers, threads=self.settings.worker_threads)
             self.worker.start(recover=recover_all)
+        from labella.service.uploads import sweep_uploads
+
+        sweep_uploads(self)  # uploads of imports that ended without running (e.g. at recovery)
         return self
 
     def close(self) -> None:

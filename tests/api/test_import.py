@@ -93,7 +93,7 @@ def test_upload_over_the_size_limit_is_422(server_factory: ServerFactory, tmp_pa
     assert (tmp_path / "big.csv").stat().st_size > 4096
     with pytest.raises(LabellaClientError) as err:
         p.import_file(tmp_path / "big.csv")
-    assert err.value.status == 422 and "4096" in err.value.detail
+    assert err.value.status == 422 and "4,096 byte limit" in err.value.detail
     uploads = server.settings.data_dir / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())  # the partial upload is gone
     assert p.jobs() == []
