@@ -123,7 +123,9 @@ def load(
 ) -> LabelledData:
     """Load a labelled table, image folder or zip (local or ``s3://``) for simulation.
 
-    ``task`` (``text`` / ``image``) and ``multi_label`` are guessed when ``None``.
+    ``task`` (``text`` / ``image``) and ``multi_label`` are guessed when ``None``;
+    ``storage_options`` for ``s3://`` default to the server's (``LABELLA_S3_ENDPOINT_URL``,
+    the ``AWS_*`` variables).
 
     Raises:
         DataError: the source cannot be read as a whole, has no usable row, or a
@@ -134,6 +136,10 @@ def load(
 
     source = os.fspath(path)
     limits = limits or Limits()
+    if storage_options is None and source[:5].lower() == "s3://":
+        from labella.config import Settings
+
+        storage_options = Settings.from_env().storage_options  # LABELLA_S3_ENDPOINT_URL
     if task not in (None, "text", "image"):
         raise DataError(f"unknown task {task!r}; expected 'text' or 'image'")
     kind: Literal["text", "image"] = task or guess_task(  # type: ignore[assignment]

@@ -147,9 +147,16 @@ def test_a_zip_of_images_gives_their_bytes(tmp_path: Path) -> None:
     assert any("test/red/3.png" in s for s in d.skipped)
 
 
-def test_a_table_on_s3(s3_server: S3Server) -> None:
+def test_a_table_on_s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     key = f"{s3_server.prefix()}/sets/data.csv"
     s3_server.put(key, b"text,label,split\none,a,train\ntwo,b,test\nthree,a,\n")
     d = datafiles.load(f"s3://{s3_server.bucket}/{key}", storage_options=s3_server.storage_options)
     assert d.name == "sets" and d.items == ["one", "two", "three"]
     assert d.is_test is not None and d.is_test.tolist() == [False, True, False]
+    # without storage_options (as `labella simulate s3://...` calls it): the server's settings
+    opts = s3_server.storage_options
+    for name, value in (("LABELLA_S3_ENDPOINT_URL", opts["endpoint_url"]),
+                        ("AWS_ACCESS_KEY_ID", opts["key"]), ("AWS_SECRET_ACCESS_KEY", opts["secret"]),
+                        ("AWS_DEFAULT_REGION", opts["client_kwargs"]["region_name"])):
+        monkeypatch.setenv(name, value)
+    assert datafiles.load(f"s3://{s3_server.bucket}/{key}").items == d.items
