@@ -191,7 +191,7 @@ def demo_cmd(
 
     folder = write_digits(_default_cache_dir() / "demo" / "digits")
     console.print(f"digits images in {folder}")
-    simulate_cmd(folder, task="image", multi_label=False, strategies=None, budget=budget,
+    simulate_cmd(str(folder), task="image", multi_label=False, strategies=None, budget=budget,
                  batch_size=20, initial=10, seeds=seeds, test_fraction=0.2, out=out,
                  featuriser=featuriser, cache_dir=None)
 
