@@ -28,7 +28,7 @@ from labella.api.schemas import (
 from labella.service import auth, labelling, metrics, projects
 from labella.service.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from labella.service.importing import (
-    CATALOGUE_PREFIX,
+    check_source,
     import_upload,
     preview_source,
     preview_upload,
@@ -147,10 +147,7 @@ def upload_import(project_id: int, ctx: Ctx, user: CurrentUser,
 def source_import(project_id: int, body: ImportSource, ctx: Ctx, user: CurrentUser) -> JobPublic:
     """Import from an S3 URI, a catalogue dataset (``catalogue:digits``) or, for site admins,
     a path on the server."""
-    src = body.source.strip()
-    if not (src.startswith("s3://") or src.startswith(CATALOGUE_PREFIX)) and not user.is_admin:
-        raise PermissionDeniedError("only site admins may import from paths on the server; "
-                                    "upload the file instead")
+    src = check_source(user, body.source)
     job = start_import(ctx, user, project_id, src, text_column=body.text_column,
                        label_column=body.label_column, labels=body.labels)
     return JobPublic.of(job)

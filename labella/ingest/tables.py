@@ -232,6 +232,9 @@ class TableSource:
                 yield RowError(position, source, f"{where}: {exc}")
             except DataError as exc:  # ambiguous keys in one JSON object
                 yield RowError(position, source, f"{where}: {exc}")
+            except RecursionError:  # a nested Parquet value too deep to walk
+                yield RowError(position, source, f"{where}: nested too deeply; expected flat "
+                               "values")
 
     def _columns_for(self, row: Mapping[str, Any]) -> Columns:
         if self._columns is not None:
