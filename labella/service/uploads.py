@@ -35,6 +35,8 @@ PREFIX = "upload-"
 JOB_FILE = ".job"
 UNCLAIMED_SECONDS = 3600.0
 """An upload folder no job has claimed after this long is removed by :func:`sweep_uploads`."""
+MAX_NAME_BYTES = 200
+"""Longest upload file name kept (file systems stop at 255 bytes)."""
 _CHUNK = 1 << 20
 
 
@@ -46,12 +48,16 @@ def save_upload(ctx: ServiceContext, stream: IO[bytes], filename: str | None) ->
     """Write ``stream`` to a fresh upload folder; the file's path.
 
     Raises:
-        InvalidRequestError: a file name that is empty or hidden, or more bytes than
+        InvalidRequestError: a file name that is empty, hidden, unprintable or over
+            :data:`MAX_NAME_BYTES`, or more bytes than
             ``limits.max_file_bytes`` (nothing is left on disk then).
     """
     name = Path((filename or "upload").replace("\\", "/")).name
-    if not name or name.startswith("."):
+    if not name or name.startswith(".") or not name.isprintable():
         raise InvalidRequestError(f"bad upload file name {filename!r}")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidRequestError(f"upload file name of {len(name.encode('utf-8')):,} bytes; "
+                                  f"at most {MAX_NAME_BYTES} (rename the file)")
     folder = uploads_dir(ctx) / f"{PREFIX}{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     dest = folder / name

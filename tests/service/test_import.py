@@ -17,7 +17,7 @@ from labella.ingest.records import RawRecord
 from labella.jobs.runner import JobCancelled, JobContext, LocalWorker
 from labella.service import auth, projects
 from labella.service.context import ServiceContext
-from labella.service.errors import PermissionDeniedError
+from labella.service.errors import InvalidRequestError, PermissionDeniedError
 from labella.service.importing import (
     ImportReport,
     _land_batch,
@@ -167,6 +167,17 @@ def test_a_cancelled_import_removes_its_upload(
     with pytest.raises(JobCancelled):
         entry.handler(JobContext(ctx.jobs, running, worker_id="test"))
     assert _uploads(ctx) == []
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("nul\x00.csv", "bad upload file name"), (".hidden.csv", "bad upload file name"),
+    ("n" * 300 + ".csv", "upload file name of 304 bytes; at most 200")])
+def test_upload_names_no_file_system_takes_are_refused(
+        idle: tuple[ServiceContext, auth.UserPublic, int], name: str, says: str) -> None:
+    ctx, user, pid = idle
+    with pytest.raises(InvalidRequestError, match=says):
+        import_upload(ctx, user, pid, io.BytesIO(b"text\na\n"), name)
+    assert _uploads(ctx) == [] and ctx.jobs.list(project_id=pid) == []
 
 
 def test_uploads_of_imports_that_never_ran_go_at_the_next_start(
