@@ -190,7 +190,8 @@ def csv_rows(stream: IO[bytes], *, delimiter: str, where: str) -> Iterator[CsvRo
                          "closed (the file ends inside it)", first)
             continue
         spanned = [line for _, line in lines.taken[1:]]
-        if n_fields is not None and len(spanned) >= SUSPECT_FIELD_LINES:
+        # (with one column every line reads as a row: nothing to tell a long text by)
+        if n_fields is not None and n_fields > 1 and len(spanned) >= SUSPECT_FIELD_LINES:
             hits = _looks_like_rows(spanned, delimiter=delimiter, n_fields=n_fields)
             if hits >= 0.8 * len(spanned):
                 lines.reread_after_first()

@@ -41,6 +41,9 @@ def test_a_long_quoted_text_is_still_one_row(tmp_path: Path) -> None:
     p = write(tmp_path, "poem.csv", f'text,label\n"{poem}",pos\nnext,neg\n')
     recs, errs, _ = read(p)
     assert [r.text for r in recs] == [poem, "next"] and errs == []
+    alone = write(tmp_path, "alone.csv", f'text\n"{poem}"\nnext\n')  # one column
+    recs, errs, _ = read(alone)
+    assert [r.text for r in recs] == [poem, "next"] and errs == []
 
 
 def test_rows_after_a_multi_line_field_name_their_line(tmp_path: Path) -> None:
