@@ -86,7 +86,7 @@ def _default_cache_dir() -> Path:
 
 
 def run_simulation(
-    data_path: Path, *, task: str | None, multi_label: bool | None, strategies: str | None,
+    data_path: str | Path, *, task: str | None, multi_label: bool | None, strategies: str | None,
     budget: int, batch_size: int, initial: int, seeds: int, test_fraction: float,
     featuriser: str | None, cache_dir: Path | None,
 ) -> dict:
@@ -143,7 +143,8 @@ def _summary(result: dict) -> Table:
 
 @app.command("simulate")
 def simulate_cmd(
-    data: Annotated[Path, typer.Argument(help="CSV/JSONL/Parquet table or image directory.")],
+    data: Annotated[str, typer.Argument(help="What an import reads: a table (CSV, TSV, JSON, "
+                                        "JSONL, Parquet), an image folder, a zip, or s3://.")],
     task: Annotated[str | None, typer.Option(help="text or image (inferred if omitted).")] = None,
     multi_label: Annotated[bool | None, typer.Option(
         "--multi-label/--single-label", help="Inferred from the columns if omitted.")] = None,
@@ -190,7 +191,7 @@ def demo_cmd(
 
     folder = write_digits(_default_cache_dir() / "demo" / "digits")
     console.print(f"digits images in {folder}")
-    simulate_cmd(folder, task="image", multi_label=False, strategies=None, budget=budget,
+    simulate_cmd(str(folder), task="image", multi_label=False, strategies=None, budget=budget,
                  batch_size=20, initial=10, seeds=seeds, test_fraction=0.2, out=out,
                  featuriser=featuriser, cache_dir=None)
 

@@ -162,6 +162,26 @@ class Client:
         result: list[dict[str, Any]] = self.request("GET", "/api/catalogue")
         return result
 
+    def preview(self, source: str | os.PathLike[str], *, task: str, multi_label: bool = False,
+                text_column: str | None = None, label_column: str | None = None
+                ) -> dict[str, Any]:
+        """What importing ``source`` would find, without importing it: columns, label names
+        with counts, split sizes, bad rows. ``source`` is a local file (uploaded) or an
+        ``s3://`` URI (read by the server)."""
+        form = {"task": task, "multi_label": str(multi_label).lower()}
+        form |= {k: v for k, v in (("text_column", text_column), ("label_column", label_column))
+                 if v}
+        raw = os.fspath(source)
+        if raw.startswith("s3://"):
+            result: dict[str, Any] = self.request("POST", "/api/imports/preview",
+                                                  data={**form, "source": raw})
+            return result
+        p = Path(raw)
+        with p.open("rb") as fh:
+            result = self.request("POST", "/api/imports/preview", files={"file": (p.name, fh)},
+                                  data=form)
+        return result
+
 
 class Job:
     """A background job; ``wait()`` polls until it ends."""

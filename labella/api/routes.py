@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -30,7 +27,13 @@ from labella.api.schemas import (
 )
 from labella.service import auth, labelling, metrics, projects
 from labella.service.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from labella.service.importing import CATALOGUE_PREFIX, start_import
+from labella.service.importing import (
+    check_source,
+    import_upload,
+    preview_source,
+    preview_upload,
+    start_import,
+)
 from labella.service.training import start_retrain
 
 router = APIRouter(prefix="/api")
@@ -134,27 +137,9 @@ def upload_import(project_id: int, ctx: Ctx, user: CurrentUser,
                   labels: Annotated[str, Form(description="all, evaluation or none")] = "all",
                   ) -> JobPublic:
     """Upload a file and import it as a background job."""
-    with ctx.session() as s:
-        auth.require_role(s, user, project_id, "admin")
-    name = Path(file.filename or "upload").name
-    if not name or name.startswith("."):
-        raise InvalidRequestError(f"bad upload file name {file.filename!r}")
-    folder = ctx.settings.data_dir / "uploads" / f"upload-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
-    dest = folder / name
-    limit = ctx.settings.limits.max_file_bytes
-    written = 0
-    with dest.open("wb") as out:
-        while chunk := file.file.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                out.close()
-                shutil.rmtree(folder, ignore_errors=True)
-                raise InvalidRequestError(f"upload is larger than the {limit} byte limit")
-            out.write(chunk)
-    job = start_import(ctx, user, project_id, str(dest), text_column=text_column,
-                       label_column=label_column, labels=labels, cleanup=True)
-    return JobPublic.of(job)
+    return JobPublic.of(import_upload(ctx, user, project_id, file.file, file.filename,
+                                      text_column=text_column, label_column=label_column,
+                                      labels=labels))
 
 
 @router.post("/projects/{project_id}/imports/source", response_model=JobPublic, status_code=202,
@@ -162,13 +147,32 @@ def upload_import(project_id: int, ctx: Ctx, user: CurrentUser,
 def source_import(project_id: int, body: ImportSource, ctx: Ctx, user: CurrentUser) -> JobPublic:
     """Import from an S3 URI, a catalogue dataset (``catalogue:digits``) or, for site admins,
     a path on the server."""
-    src = body.source.strip()
-    if not (src.startswith("s3://") or src.startswith(CATALOGUE_PREFIX)) and not user.is_admin:
-        raise PermissionDeniedError("only site admins may import from paths on the server; "
-                                    "upload the file instead")
+    src = check_source(user, body.source)
     job = start_import(ctx, user, project_id, src, text_column=body.text_column,
                        label_column=body.label_column, labels=body.labels)
     return JobPublic.of(job)
+
+
+@router.post("/imports/preview", tags=["data"])
+def import_preview(ctx: Ctx, user: CurrentUser,
+                   task: Annotated[str, Form(description="text or image")],
+                   multi_label: Annotated[bool, Form()] = False,
+                   file: Annotated[UploadFile | None, File(description="the file to read")] = None,
+                   source: Annotated[str | None, Form(description="s3://... (or, for site "
+                                                      "admins, a path on the server)")] = None,
+                   text_column: Annotated[str | None, Form()] = None,
+                   label_column: Annotated[str | None, Form()] = None,
+                   complete: Annotated[bool, Form(description="false: the file is only the "
+                                                  "start of a larger one")] = True,
+                   ) -> dict[str, Any]:
+    """What an import would find in a file or source, without importing it: columns, label
+    names with counts, split sizes and the first bad rows (the new-project wizard asks this)."""
+    if file is not None:
+        return preview_upload(ctx, user, file.file, file.filename, task=task,
+                              multi_label=multi_label, text_column=text_column,
+                              label_column=label_column, complete=complete)
+    return preview_source(ctx, user, source or "", task=task, multi_label=multi_label,
+                          text_column=text_column, label_column=label_column, complete=complete)
 
 
 @router.get("/catalogue", tags=["data"])

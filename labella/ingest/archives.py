@@ -37,13 +37,13 @@ from labella.errors import DataError
 from labella.ingest.images import (
     IMAGE_SUFFIXES,
     LABELS_FILE,
-    SPLIT_FOLDERS,
     ImageEntry,
     ImageSource,
     LabelsFile,
     ReadMany,
     is_image_name,
 )
+from labella.ingest.records import SPLIT_FOLDERS
 from labella.ingest.remote import is_hidden_name
 from labella.ingest.tables import TABLE_SUFFIXES, Opener, TableSource
 
@@ -197,6 +197,13 @@ def open_zip(opener: Opener, *, name: str, task: str, multi_label: bool, limits:
 
     return ImageSource(name=name, entries=entries, reader=reader, multi_label=multi_label,
                        limits=limits, labels_file=labels_file)
+
+
+def zip_holds_images(opener: Opener, *, name: str, limits: Limits) -> bool:
+    """Whether the archive holds images (an image import) rather than one table (text)."""
+    with opener() as f:
+        infos = _infos(f, name, limits)
+    return any(is_image_name(i.filename) and not i.is_dir() for i in infos)
 
 
 def _infos(f: IO[bytes], name: str, limits: Limits) -> list[zipfile.ZipInfo]:

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,18 +16,52 @@ from typing import Any
 
 from labella.config import Limits
 from labella.errors import DataError
-from labella.ingest.records import TEST_SPLITS, RawRecord, Split
+from labella.ingest.records import RawRecord, Split, split_of
 
 log = logging.getLogger(__name__)
 
-POOL_SPLITS = frozenset({"", "train", "pool", "unlabeled", "unlabelled", "dev", "val", "valid",
-                         "validation"})
-"""Split values that put a row in the labelling pool (a validation split is labelled training
-data as far as active learning is concerned; only test splits are held out)."""
+
+MAX_ID_CHARS = 256
+"""Longest id (a table's ``id`` column) accepted; a longer one is a row error."""
+MAX_NAME_CHARS = 1000
+"""Longest image file name (path inside its folder or archive) accepted."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RowProblem(Exception):
     """One row cannot be used; the message says what was expected and what came."""
+
+
+def check_string(value: str, what: str) -> str:
+    """``value`` unchanged, or :class:`RowProblem` when no database could store it as text
+    (a NUL character, or a lone surrogate that is not Unicode)."""
+    nul = value.find("\x00")
+    if nul >= 0:
+        raise RowProblem(f"{what} contains a NUL character (\\x00) at character {nul + 1}; "
+                         "expected text without control bytes")
+    if (m := _SURROGATE.search(value)) is not None:
+        raise RowProblem(f"{what} is not valid Unicode (a lone surrogate at character "
+                         f"{m.start() + 1})")
+    return value
+
+
+def check_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` (already :func:`json_safe`) as a dict, or :class:`RowProblem` naming the column
+    whose keys or strings cannot be stored."""
+    for column, value in meta.items():
+        check_string(column, "a column name")
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, str):
+                check_string(v, f"column {column!r}")
+            elif isinstance(v, dict):
+                for k in v:
+                    check_string(k, f"a key in column {column!r}")
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+    return dict(meta)
 
 
 # ---------------------------------------------------------------- cell values
@@ -69,7 +104,7 @@ def parse_labels(value: Any, *, multi_label: bool) -> list[str] | None:
 
 
 def _checked(names: list[str], *, multi_label: bool, empty_means_none: bool) -> list[str] | None:
-    names = list(dict.fromkeys(n for n in names if n))
+    names = list(dict.fromkeys(check_string(n, "a label") for n in names if n))
     if not names:
         return None if empty_means_none else []
     if not multi_label and len(names) > 1:
@@ -83,22 +118,23 @@ def parse_split(value: Any) -> Split:
         return "pool"
     if not isinstance(value, str):
         raise RowProblem(f"unknown split {value!r}; expected train or test")
-    s = value.strip().lower()
-    if s in POOL_SPLITS:
-        return "pool"
-    if s in TEST_SPLITS:
-        return "evaluation"
-    raise RowProblem(f"unknown split {value.strip()!r}; expected train or test")
+    split = split_of(value)
+    if split is None:
+        raise RowProblem(f"unknown split {value.strip()!r}; expected train or test")
+    return split
 
 
 def parse_id(value: Any) -> str | None:
     if _is_missing(value):
         return None
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value).strip() or None
-    raise RowProblem(f"id must be a string or a number; got {type(value).__name__}")
+        value = int(value)
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise RowProblem(f"id must be a string or a number; got {type(value).__name__}")
+    ext = check_string(str(value).strip(), "the id")
+    if len(ext) > MAX_ID_CHARS:
+        raise RowProblem(f"id is {len(ext):,} characters; the limit is {MAX_ID_CHARS}")
+    return ext or None
 
 
 def parse_text(value: Any, *, limits: Limits) -> str:
@@ -117,7 +153,7 @@ def parse_text(value: Any, *, limits: Limits) -> str:
         raise RowProblem("empty text")
     if len(value) > limits.max_text_chars:
         raise RowProblem(f"text is {len(value):,} characters; the limit is {limits.max_text_chars:,}")
-    return value
+    return check_string(value, "text")
 
 
 def json_safe(value: Any) -> Any:
@@ -198,6 +234,6 @@ def make_record(values: Mapping[str, Any], cols: Columns, *, position: int, sour
     split = parse_split(values.get(cols.split)) if cols.split else "pool"
     ext = parse_id(values.get(cols.id)) if cols.id else None
     roles = cols.roles
-    meta = {k: json_safe(v) for k, v in values.items() if k not in roles}
+    meta = check_meta({k: json_safe(v) for k, v in values.items() if k not in roles})
     return RawRecord(position=position, source=source, text=text, labels=labels, split=split,
                      external_id=ext, meta=meta)

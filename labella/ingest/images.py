@@ -3,8 +3,8 @@
 Layout, relative to the root (a folder, an S3 prefix or a zip archive):
 
 * ``[split/]class/file``: the class folder's name is the label; a top-level folder
-  named ``train`` or a :data:`~labella.ingest.records.TEST_SPLITS` name (any case)
-  is a split, not a class. Deeper folders belong to their top class folder.
+  named as in :data:`~labella.ingest.records.SPLIT_FOLDERS` (``train``, ``val``, ``test``,
+  ... any case) is a split, not a class. Deeper folders belong to their top class folder.
 * images directly in the root (or directly in a split folder) are unlabelled.
 * a ``labels.csv`` in the root (``filename,labels[,split]``, file names relative
   to the root, labels ``|``-separated, empty = unlabelled) is then the only source
@@ -34,8 +34,16 @@ from PIL import Image
 
 from labella.config import Limits
 from labella.errors import DataError
-from labella.ingest.cells import RowProblem, json_safe, parse_labels, parse_split
-from labella.ingest.records import TEST_SPLITS, RawRecord, RowError, Split
+from labella.ingest.cells import (
+    MAX_NAME_CHARS,
+    RowProblem,
+    check_meta,
+    check_string,
+    json_safe,
+    parse_labels,
+    parse_split,
+)
+from labella.ingest.records import SPLIT_FOLDERS, RawRecord, RowError, Split, split_of
 from labella.ingest.remote import Files, Listed
 from labella.ingest.textfiles import csv_rows, header_names, utf8_problem
 
@@ -44,7 +52,6 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 PIL_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "WEBP", "TIFF")
 """Decoders Pillow may use: the ones for :data:`IMAGE_SUFFIXES`, nothing exotic."""
-SPLIT_FOLDERS = frozenset({"train"}) | TEST_SPLITS
 LABELS_FILE = "labels.csv"
 _FILENAME_COLUMNS = ("filename", "file", "path", "image")
 _BATCH_FILES = 32
@@ -83,10 +90,10 @@ def _declared_size(data: bytes, formats: Sequence[str]) -> tuple[int, int] | Non
     """Width and height from the header alone, skipping Pillow's global bomb check."""
     for fmt in formats:
         factory, accept = Image.OPEN[fmt]
-        ok = accept(data[:16]) if accept else True
-        if not ok or isinstance(ok, str):
-            continue
         try:
+            ok = accept(data[:16]) if accept else True
+            if not ok or isinstance(ok, str):
+                continue
             with factory(io.BytesIO(data), "") as im:
                 return im.size
         except _DECODE_ERRORS:
@@ -106,6 +113,8 @@ def check_image(data: bytes, *, limits: Limits) -> ImageInfo:
     the image is fully decoded to catch truncated or corrupt files. Pillow's global
     ``MAX_IMAGE_PIXELS`` is left alone (its own bomb error is caught here too).
     """
+    if not data:
+        raise RowProblem("empty file (0 bytes); expected an image")
     if len(data) > limits.max_image_bytes:
         raise RowProblem(f"image is {len(data):,} bytes; the limit is {limits.max_image_bytes:,}")
     formats = _formats()
@@ -130,6 +139,19 @@ def check_image(data: bytes, *, limits: Limits) -> ImageInfo:
     except _DECODE_ERRORS as exc:
         raise RowProblem(f"corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
     return ImageInfo(w, h, fmt)
+
+
+def short_name(rel: str, limit: int = 120) -> str:
+    """``rel`` for a message: cut in the middle when longer than ``limit`` characters."""
+    return rel if len(rel) <= limit else f"{rel[: limit - 30]}…{rel[-25:]}"
+
+
+def check_image_name(rel: str) -> str:
+    """``rel`` unchanged, or :class:`RowProblem` when it cannot be kept as the item's name."""
+    check_string(rel, "the file name")
+    if len(rel) > MAX_NAME_CHARS:
+        raise RowProblem(f"file name is {len(rel):,} characters; the limit is {MAX_NAME_CHARS:,}")
+    return rel
 
 
 # ---------------------------------------------------------------- layout
@@ -181,22 +203,22 @@ class LabelsFile:
         if fname is None or lab is None:
             raise DataError(f"{where}: expected columns filename,labels[,split]; got {header}")
         split = lower.get("split")
-        for position, (fields, raw, err) in enumerate(rows, start=1):
+        for position, (fields, raw, err, _line) in enumerate(rows, start=1):
             src = f"{where}:{position}"
             if position > limits.max_rows:
-                out.errors.append(RowError(position, src, f"row {position}: more than "
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: more than "
                                            f"{limits.max_rows:,} rows; the rest were not read"))
                 break
             problem = err if fields is None else utf8_problem(raw)
             if problem is not None or fields is None:
-                out.errors.append(RowError(position, src, f"row {position}: {problem}"))
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: {problem}"))
                 continue
             values = dict(zip(header, fields + [""] * (len(header) - len(fields)), strict=False))
             name = values[fname].strip().replace("\\", "/").removeprefix("./")
             if not name:
-                out.errors.append(RowError(position, src, f"row {position}: empty filename"))
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: empty filename"))
             elif name in out.rows:
-                out.errors.append(RowError(position, src, f"row {position}: {name!r} is listed "
+                out.errors.append(RowError(position, src, f"{LABELS_FILE} row {position}: {name!r} is listed "
                                            f"twice (first in row {out.rows[name][0]})"))
             else:
                 extra = {k: json_safe(v) for k, v in values.items() if k not in (fname, lab, split)}
@@ -209,7 +231,7 @@ def split_folder(rel: str) -> tuple[Split | None, list[str]]:
     """``(split given by a top split folder or None, the path's remaining parts)``."""
     parts = rel.split("/")
     if len(parts) > 1 and parts[0].lower() in SPLIT_FOLDERS:
-        return ("evaluation" if parts[0].lower() in TEST_SPLITS else "pool"), parts[1:]
+        return split_of(parts[0]), parts[1:]
     return None, parts
 
 
@@ -254,31 +276,40 @@ class ImageSource:
         self.estimated_total: int | None = len(entries)
 
     def __iter__(self) -> Iterator[RawRecord | RowError]:
+        return self._walk(read=True)
+
+    def layout(self) -> Iterator[RawRecord | RowError]:
+        """The records' labels and splits from the listing alone, no image opened (a quick
+        preview): records carry no bytes, and broken images are not found."""
+        return self._walk(read=False)
+
+    def _walk(self, *, read: bool) -> Iterator[RawRecord | RowError]:
         yield from self._errors
         lf = self.labels_file
         if lf is not None:
             yield from lf.errors
             lf = LabelsFile(lf.name, dict(lf.rows), [])  # a copy this pass may consume
         limit = self.limits.max_image_bytes
-        with self._reader() as read_many:
+        with contextlib.ExitStack() as stack:
+            read_many = stack.enter_context(self._reader()) if read else None
             for start, batch in self._batches():
-                data = read_many([e for e in batch if e.problem is None and not self._too_big(e)])
-                got = iter(data)
+                todo = [e for e in batch if e.problem is None and not self._too_big(e)]
+                got = iter(read_many(todo) if read_many is not None else [b""] * len(todo))
                 for i, entry in enumerate(batch):
                     position = start + i + 1
-                    source = f"{self.name}:{entry.rel}"
+                    source = f"{self.name}:{short_name(entry.rel)}"
                     if position > self.limits.max_rows:
                         yield RowError(position, source, f"more than {self.limits.max_rows:,} "
                                        "images; this one and the rest were not read")
                         return
                     if entry.problem is not None:
-                        yield RowError(position, source, f"{entry.rel}: {entry.problem}")
+                        yield RowError(position, source, f"{short_name(entry.rel)}: {entry.problem}")
                         continue
                     if self._too_big(entry):
-                        yield RowError(position, source, f"{entry.rel}: image is "
+                        yield RowError(position, source, f"{short_name(entry.rel)}: image is "
                                        f"{entry.size:,} bytes; the limit is {limit:,}")
                         continue
-                    yield self._record(position, source, entry, next(got), lf)
+                    yield self._record(position, source, entry, next(got), lf, read=read)
         if lf is not None:
             for rel, (row, *_rest) in sorted(lf.rows.items(), key=lambda kv: kv[1][0]):
                 yield RowError(row, f"{lf.name}:{row}", f"{LABELS_FILE} row {row} names "
@@ -300,17 +331,19 @@ class ImageSource:
             yield start, batch
 
     def _record(self, position: int, source: str, entry: ImageEntry, data: bytes | str,
-                labels_file: LabelsFile | None) -> RawRecord | RowError:
+                labels_file: LabelsFile | None, *, read: bool = True) -> RawRecord | RowError:
         if isinstance(data, str):
-            return RowError(position, source, f"{entry.rel}: {data}")
+            return RowError(position, source, f"{short_name(entry.rel)}: {data}")
         try:
-            info = check_image(data, limits=self.limits)
+            check_image_name(entry.rel)
+            info = check_image(data, limits=self.limits) if read else None
             where = assign(entry.rel, labels_file=labels_file, multi_label=self.multi_label)
+            size = {"width": info.width, "height": info.height, "format": info.format} if info else {}
+            meta = check_meta({**size, **where.meta})
         except RowProblem as exc:
-            return RowError(position, source, f"{entry.rel}: {exc}")
-        meta = {"width": info.width, "height": info.height, "format": info.format, **where.meta}
-        return RawRecord(position=position, source=source, image=data, image_name=entry.rel,
-                         labels=where.labels, split=where.split, meta=meta)
+            return RowError(position, source, f"{short_name(entry.rel)}: {exc}")
+        return RawRecord(position=position, source=source, image=data if read else None,
+                         image_name=entry.rel, labels=where.labels, split=where.split, meta=meta)
 
 
 # ---------------------------------------------------------------- folders

@@ -23,13 +23,13 @@ from typing import Any, Literal, Protocol
 
 from labella.config import Limits
 from labella.errors import DataError
-from labella.ingest.archives import open_zip
+from labella.ingest.archives import open_zip, zip_holds_images
 from labella.ingest.images import IMAGE_SUFFIXES, open_folder
 from labella.ingest.records import RawRecord, RowError
 from labella.ingest.remote import LocalFiles, display_url, is_s3_url, locate
 from labella.ingest.tables import TABLE_SUFFIXES, TableSource
 
-__all__ = ["ImportSource", "open_source"]
+__all__ = ["ImportSource", "guess_task", "open_source"]
 
 
 class ImportSource(Protocol):
@@ -50,6 +50,29 @@ class ImportSource(Protocol):
         ...
 
     def __iter__(self) -> Iterator[RawRecord | RowError]: ...
+
+
+def guess_task(source: str | os.PathLike[str], *, limits: Limits,
+               storage_options: dict[str, Any] | None = None) -> Literal["text", "image"]:
+    """The task a source is for, by what it is: a folder, prefix or zip of images is
+    ``image``; a table (or a zip holding one) is ``text``.
+
+    Raises:
+        DataError: the source does not exist.
+    """
+    raw = os.fspath(source)
+    files, path = locate(raw, storage_options)
+    kind = files.kind(path)
+    if kind is None:
+        shown = display_url(raw) if is_s3_url(raw) else files.display(path)
+        raise DataError(f"{shown}: no such file or folder")
+    if kind == "dir":
+        return "image"
+    name = PurePosixPath(path.replace("\\", "/")).name
+    if PurePosixPath(name).suffix.lower() == ".zip":
+        return "image" if zip_holds_images(lambda: files.open(path), name=name,
+                                           limits=limits) else "text"
+    return "image" if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES else "text"
 
 
 def _formats() -> str:
@@ -75,8 +98,8 @@ def open_source(
     if task not in ("text", "image"):
         raise DataError(f"unknown task {task!r}; expected 'text' or 'image'")
     raw = os.fspath(source)
-    shown = display_url(raw) if is_s3_url(raw) else raw
     files, path = locate(raw, storage_options)
+    shown = display_url(raw) if is_s3_url(raw) else files.display(path)
     kind = files.kind(path)
     if kind is None:
         raise DataError(f"{shown}: no such file or folder")

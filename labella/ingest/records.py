@@ -8,8 +8,25 @@ from typing import Any, Literal
 Split = Literal["pool", "evaluation"]
 """``pool``: may be queued for labelling. ``evaluation``: held out for honest metrics."""
 
+# The one set of split names every reader uses (import, ``labella simulate``, the wizard's
+# preview); compared case-insensitively, surrounding spaces ignored.
 TEST_SPLITS = frozenset({"test", "eval", "evaluation", "holdout", "heldout"})
-"""Values of a ``split`` column (case-insensitive) that put a row in the evaluation set."""
+"""Split names that put an item in the evaluation set (held out for honest metrics)."""
+TRAIN_SPLITS = frozenset({"train", "dev", "val", "valid", "validation"})
+"""Split names of labelled training data: the item joins the pool. A validation split is
+labelled training data as far as active learning goes; only test splits are held out."""
+POOL_SPLITS = TRAIN_SPLITS | {"", "pool", "unlabeled", "unlabelled"}
+"""Every value of a ``split`` column that puts a row in the pool (empty included)."""
+SPLIT_FOLDERS = TRAIN_SPLITS | TEST_SPLITS
+"""Top-level folder names that are a split, not a class, in an image folder or zip."""
+
+
+def split_of(name: str) -> Split | None:
+    """The split a ``split`` value or folder name means, or ``None`` if it names none."""
+    key = name.strip().lower()
+    if key in TEST_SPLITS:
+        return "evaluation"
+    return "pool" if key in POOL_SPLITS else None
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,14 @@ def _short(exc: BaseException) -> str:
 
 
 class LocalFiles:
-    """Files on the local disk. Symbolic links to files are followed; links to folders are not."""
+    """Files on the local disk. Symbolic links to files are followed; links to folders are not.
+
+    Messages name a file by its name only: a path on the server is nobody else's business
+    (an upload lives in a temporary folder the user never chose).
+    """
 
     def display(self, path: str) -> str:
-        return path
+        return Path(path).name or path
 
     def kind(self, path: str) -> Kind | None:
         p = Path(path)
@@ -145,7 +149,8 @@ class LocalFiles:
         try:
             return open(path, "rb")
         except OSError as exc:
-            raise DataError(f"{path}: cannot open it ({exc.strerror or exc})") from exc
+            raise DataError(f"{self.display(path)}: cannot open it "
+                            f"({exc.strerror or type(exc).__name__})") from exc
 
     def list_files(self, root: str) -> list[Listed]:
         out: list[Listed] = []
@@ -172,7 +177,7 @@ class LocalFiles:
                 with open(path, "rb") as f:
                     out.append(f.read(limit))
             except OSError as exc:
-                out.append(f"cannot read: {exc.strerror or exc}")
+                out.append(f"cannot read: {exc.strerror or type(exc).__name__}")
         return out
 
 

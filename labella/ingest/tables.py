@@ -7,8 +7,10 @@ Columns (names case-insensitive):
 * ``label`` / ``labels`` (or ``label_column``): ``|``-separated names, or a JSON list
   (also a list column in JSON / Parquet). Empty / null means unlabelled; for
   multi-label tasks an explicit empty list ``[]`` means "no label applies".
-* ``split``: ``train`` / ``pool`` / ``unlabeled`` / ``dev`` / ``validation`` / empty -> pool; a
-  :data:`~labella.ingest.records.TEST_SPLITS` name -> evaluation.
+* ``split``: a :data:`~labella.ingest.records.POOL_SPLITS` value (``train``, ``val``,
+  ``validation``, ``dev``, ``pool``, empty, ...) -> pool; a
+  :data:`~labella.ingest.records.TEST_SPLITS` name (``test``, ``eval``, ``holdout``, ...)
+  -> evaluation; anything else is a row error.
 * ``id``: the source's own id (kept as a string).
 * every other column goes to ``meta`` (JSON-safe values).
 
@@ -52,6 +54,8 @@ TABLE_SUFFIXES: dict[str, TableKind] = {
     ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
     ".parquet": "parquet",
 }
+JSON_SNIFF_ENTRIES = 1000
+"""A JSON source fails as a whole only when none of its first this many entries has a text."""
 
 
 # ---------------------------------------------------------------- the source
@@ -114,10 +118,10 @@ class TableSource:
         if self.kind in ("csv", "tsv"):
             ensure_csv_field_limit(self.limits)
             with self._open() as f:
-                for fields, _raw, err in csv_rows(f, delimiter=self._delimiter, where=self.name):
-                    if fields is None:
-                        raise DataError(f"{self.name}: cannot read the header row: {err}")
-                    self._header = header_names(fields, self.name)
+                for row in csv_rows(f, delimiter=self._delimiter, where=self.name):
+                    if row.fields is None:
+                        raise DataError(f"{self.name}: cannot read the header row: {row.error}")
+                    self._header = header_names(row.fields, self.name)
                     break
             if not self._header:
                 raise DataError(f"{self.name}: the file is empty; expected a header row "
@@ -127,6 +131,7 @@ class TableSource:
         elif self.kind == "parquet":
             with self._open() as f:
                 names = self._parquet(f).schema_arrow.names
+            self._header = list(names)
             self._columns = self._resolve(names)
             self._require_text(self._columns, names)
         else:
@@ -143,20 +148,42 @@ class TableSource:
                 f.seek(0)
             rows = json_lines(f, self.name) if self._json_lines else json_array(f, self.name)
             problems: list[str] = []
+            fields: list[str] = []
+            # one object without the text field is a bad row, not a bad file: look further
             for _n, obj in rows:
                 if isinstance(obj, dict):
-                    names = list(obj)
-                    self._require_text(self._resolve(names), names)
-                    return
-                problems.append(obj)
-                if len(problems) >= 1000:
+                    try:
+                        if self._resolve(list(obj)).text is not None:
+                            self._header = list(obj)
+                            return
+                    except DataError as exc:  # ambiguous keys: a bad row, reported then
+                        problems.append(str(exc))
+                        continue
+                    fields = fields or list(obj)
+                    problems.append(f"no {self.text_column or 'text'!r} field")
+                else:
+                    problems.append(obj)
+                if len(problems) >= JSON_SNIFF_ENTRIES:
                     break
+        text = self.text_column or "text"
+        if fields:
+            raise DataError(f"{self.name}: no {text!r} column; columns are {fields} (none of "
+                            f"the first {len(problems)} entries has a {text!r} field)")
         if problems:
-            raise DataError(f"{self.name}: expected JSON objects with a "
-                            f"{self.text_column or 'text'!r} field; none of the first "
-                            f"{len(problems)} entries is one (first: {problems[0]})")
+            raise DataError(f"{self.name}: expected JSON objects with a {text!r} field; none "
+                            f"of the first {len(problems)} entries is one (first: {problems[0]})")
         if self._json_lines:
             raise DataError(f"{self.name}: the file is empty; expected one JSON object per line")
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names (for JSON, the fields of its first object with a text)."""
+        return list(self._header)
+
+    @property
+    def roles(self) -> Columns:
+        """Which of :attr:`columns` hold the text, labels, split and id."""
+        return self._columns or self._resolve(self._header)
 
     @property
     def _delimiter(self) -> str:
@@ -177,7 +204,7 @@ class TableSource:
         rows = self._rows()
         while True:
             try:
-                position, row = next(rows)
+                position, row, line = next(rows)
             except StopIteration:
                 return
             except DataError as exc:  # the stream broke off (e.g. a member expands too far)
@@ -186,54 +213,64 @@ class TableSource:
                 return
             n += 1
             source = f"{self.name}:{position}"
+            # a CSV row after a multi-line field starts further down the file: say where
+            where = f"row {position}" + (f" (line {line})" if line not in (None, position + 1)
+                                         else "")
             if n > self.limits.max_rows:
-                yield RowError(position, source, f"row {position}: more than "
+                yield RowError(position, source, f"{where}: more than "
                                f"{self.limits.max_rows:,} rows; this row and the rest were "
                                "not read")
                 return
             if isinstance(row, str):
-                yield RowError(position, source, f"row {position}: {row}")
+                yield RowError(position, source, f"{where}: {row}")
                 continue
             try:
                 yield make_record(row, self._columns_for(row), position=position, source=source,
                                   multi_label=self.multi_label, limits=self.limits,
                                   text_name=self.text_column or "text")
             except RowProblem as exc:
-                yield RowError(position, source, f"row {position}: {exc}")
+                yield RowError(position, source, f"{where}: {exc}")
             except DataError as exc:  # ambiguous keys in one JSON object
-                yield RowError(position, source, f"row {position}: {exc}")
+                yield RowError(position, source, f"{where}: {exc}")
+            except RecursionError:  # a nested Parquet value too deep to walk
+                yield RowError(position, source, f"{where}: nested too deeply; expected flat "
+                               "values")
 
     def _columns_for(self, row: Mapping[str, Any]) -> Columns:
         if self._columns is not None:
             return self._columns
         return self._resolve(list(row))
 
-    def _rows(self) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    def _rows(self) -> Iterator[tuple[int, Mapping[str, Any] | str, int | None]]:
+        """``(position, row or problem, first line for CSV rows)``."""
         with self._open() as f:
             if self.kind in ("csv", "tsv"):
                 yield from self._csv(f)
-            elif self.kind == "parquet":
-                yield from self._parquet_rows(f)
+                return
+            if self.kind == "parquet":
+                rows = self._parquet_rows(f)
             elif self._json_lines:
-                yield from json_lines(f, self.name)
+                rows = json_lines(f, self.name)
             else:
-                yield from json_array(f, self.name)
+                rows = json_array(f, self.name)
+            for position, row in rows:
+                yield position, row, None
 
-    def _csv(self, f: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    def _csv(self, f: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any] | str, int]]:
         header = self._header
         rows = csv_rows(f, delimiter=self._delimiter, where=self.name)
         next(rows, None)  # the header, checked when the source was opened
-        for position, (fields, raw, err) in enumerate(rows, start=1):
+        for position, (fields, raw, err, line) in enumerate(rows, start=1):
             if fields is None:
-                yield position, err or "cannot parse this CSV row"
+                yield position, err or "cannot parse this CSV row", line
             elif (bad := utf8_problem(raw)) is not None:
-                yield position, bad
+                yield position, bad, line
             elif len(fields) > len(header) and any(x.strip() for x in fields[len(header):]):
                 yield position, (f"{len(fields)} fields, but the header has {len(header)} "
-                                 f"({', '.join(header)})")
+                                 f"({', '.join(header)})"), line
             else:
                 fields += [""] * (len(header) - len(fields))
-                yield position, dict(zip(header, fields, strict=False))
+                yield position, dict(zip(header, fields, strict=False)), line
 
     def _parquet_rows(self, f: IO[bytes]) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
         pf = self._parquet(f)

@@ -10,8 +10,9 @@ the service layer registers the handlers. A handler is a plain function::
         return {"model_version": 7}                     # becomes the job's result
 
 Returning means the job ``succeeded``; raising :class:`JobCancelled` means
-``cancelled``; any other exception means ``failed`` (one line in ``error``, the
-traceback in the job's log). While a handler runs, a heartbeat thread keeps the
+``cancelled``; any other exception means ``failed`` (one line in ``error``; the
+traceback in the job's log, unless it is a :class:`~labella.errors.LabellaError`: bad
+input that its message says all about). While a handler runs, a heartbeat thread keeps the
 row's ``heartbeat_at`` fresh so that :meth:`JobQueue.recover` can tell a live job
 from one whose process died.
 """
@@ -28,6 +29,7 @@ import uuid
 from collections.abc import Iterable
 
 from labella._threads import run_in_background_priority
+from labella.errors import LabellaError
 from labella.jobs.context import (
     Handler,
     JobCancelled,
@@ -274,7 +276,8 @@ class LocalWorker:
         except Exception as exc:
             ctx.flush()
             logger.warning("job %d (%s) failed", job_id, entry.kind, exc_info=True)
-            self.queue.log(job_id, "".join(traceback.format_exception(exc)).rstrip())
+            if not isinstance(exc, LabellaError):  # bad input is said in words, not a traceback
+                self.queue.log(job_id, "".join(traceback.format_exception(exc)).rstrip())
             return self.queue.fail(job_id, describe_error(exc), worker_id=worker_id)
         ctx.flush()
         try:

@@ -73,6 +73,9 @@ class ServiceContext:
             with self.session() as s:  # a retrain killed while storing its version
                 if n := discard_unfinished(s):
                     log.warning("deleted %d unfinished model version(s) left by a stopped job", n)
+        from labella.service.uploads import sweep_uploads
+
+        sweep_uploads(self)  # uploads of imports that ended without running (e.g. at recovery)
         return self
 
     def close(self) -> None:

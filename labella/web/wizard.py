@@ -2,8 +2,10 @@
 
 The page renders every choice the wizard offers (task types, the catalogue,
 strategies, heads and featurisers with their one-line descriptions, the loop
-settings' defaults); ``static/wizard.js`` walks the user through them, creates
-the project, starts the import and follows its jobs. :func:`model_choices` is
+settings' defaults); ``static/wizard.js`` walks the user through them, asks the server
+which labels the data holds (``POST /api/imports/preview``: the import's own reader, so the
+wizard cannot read a file differently from the import), creates the project, starts the
+import and follows its jobs. :func:`model_choices` is
 shared with the settings page.
 """
 
@@ -26,6 +28,7 @@ from labella.al.pipelines import (
 from labella.al.strategies import REGISTRY as STRATEGIES
 from labella.features.registry import REGISTRY as FEATURISERS
 from labella.ingest.catalogue import list_catalogue
+from labella.ingest.records import TEST_SPLITS, TRAIN_SPLITS
 from labella.service import auth
 from labella.service.projects import DEFAULT_FEATURISER, NOT_FOR_PROJECTS
 from labella.service.state import DEFAULT_SETTINGS
@@ -132,8 +135,12 @@ def model_choices() -> ModelChoices:
                         dict(DEFAULT_FEATURISER), dict(DEFAULT_SETTINGS))
 
 
+SPLIT_NAMES = {"evaluation": sorted(TEST_SPLITS), "pool": sorted(TRAIN_SPLITS)}
+"""The split names the import reads, for the data step's hint (the reader's own sets)."""
+
+
 @router.get("/projects/new")
 def wizard_page(request: Request, user: Annotated[auth.UserPublic, Depends(page_user)]) -> Any:
     catalogue = [asdict(e) for e in list_catalogue()]
     return render(request, "wizard.html", user=user, task_types=TASK_TYPES, catalogue=catalogue,
-                  choices=model_choices())
+                  choices=model_choices(), split_names=SPLIT_NAMES)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+from sqlalchemy import select
 
+from labella import datafiles
 from labella.client import Client, JobFailed, LabellaClientError
 from labella.config import Limits
+from labella.store.annotations import Annotation
+from labella.store.items import Item
 from tests.api.conftest import (
     LiveServer,
     ServerFactory,
@@ -93,7 +103,7 @@ def test_upload_over_the_size_limit_is_422(server_factory: ServerFactory, tmp_pa
     assert (tmp_path / "big.csv").stat().st_size > 4096
     with pytest.raises(LabellaClientError) as err:
         p.import_file(tmp_path / "big.csv")
-    assert err.value.status == 422 and "4096" in err.value.detail
+    assert err.value.status == 422 and "4,096 byte limit" in err.value.detail
     uploads = server.settings.data_dir / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())  # the partial upload is gone
     assert p.jobs() == []
@@ -152,3 +162,103 @@ def test_catalogue_digits_into_an_image_project(server: LiveServer, admin: Clien
         img = http.get(first["image_url"])
     assert img.status_code == 200 and img.headers["content-type"] == "image/png"
     assert img.content.startswith(b"\x89PNG")
+
+
+# -- one reader: simulate, the import and the wizard's preview agree -------------------------
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _same_files(tmp_path: Path) -> list[tuple[Path, str, bool]]:
+    """Files that touch every rule the three readers once disagreed on: test-split names,
+    label-column preference, which folder is an image's label; and .json and zip sources."""
+    rows = [("fine", "pos", "neg", "train"), ("broke", "neg", "pos", "val"),
+            ("love it", "pos", "pos", "dev"), ("awful", "neg", "neg", "test"),
+            ("great", "pos", "neg", "Holdout"), ("meh", "neg", "neg", "eval"),
+            ("works", "pos", "pos", ""), ("bad", "neg", "neg", "validation")]
+    csv_path = write_rows(tmp_path / "reviews.csv", [  # single-label: `label` wins over `labels`
+        {"text": t, "label": a, "labels": b, "split": s} for t, a, b, s in rows])
+    jsonl = tmp_path / "tags.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "sun and sea", "labels": ["sun", "sea"], "split": "train"},
+        {"text": "just sun", "labels": "sun", "split": "heldout"},
+        {"text": "sea|sky", "labels": "sea|sky", "split": "validation"},
+        {"text": "sky", "labels": ["sky"]}]) + "\n")
+    array = tmp_path / "rows.json"
+    array.write_text(json.dumps([{"text": t, "label": a, "split": s} for t, a, _, s in rows[:5]]))
+    red, blue, green = _png((200, 0, 0)), _png((0, 0, 200)), _png((0, 200, 0))
+    photos = _zip(tmp_path / "photos.zip", {
+        "photos/train/cat/1.png": red, "photos/val/dog/2.png": blue,
+        "photos/test/cat/deeper/3.png": green, "photos/holdout/dog/4.png": _png((9, 9, 9)),
+        "photos/cat/5.png": _png((1, 2, 3))})
+    scenes = _zip(tmp_path / "scenes.zip", {
+        "labels.csv": b"filename,labels,split\na.png,sky|sea,\nb.png,sea,test\nc.png,sky,dev\n",
+        "a.png": red, "b.png": blue, "c.png": green})
+    return [(csv_path, "text", False), (jsonl, "text", True), (array, "text", False),
+            (photos, "image", False), (scenes, "image", True)]
+
+
+def test_simulate_the_import_and_the_preview_read_a_file_alike(
+        server: LiveServer, admin: Client, tmp_path: Path) -> None:
+    for path, task, multi in _same_files(tmp_path):
+        sim = datafiles.load(path, task=task, multi_label=multi)
+        sim_labels = [[sim.class_names[j] for j in np.flatnonzero(np.atleast_1d(row))]
+                      if multi else [sim.class_names[int(row)]] for row in sim.y]
+        sim_splits = ["evaluation" if sim.is_test is not None and sim.is_test[i] else "pool"
+                      for i in range(len(sim.items))]
+
+        shown = admin.preview(path, task=task, multi_label=multi)
+        counts = Counter(n for names in sim_labels for n in names)
+        assert shown["labels"] == dict(sorted(counts.items())), path.name
+        assert shown["splits"] == {s: sim_splits.count(s) for s in ("pool", "evaluation")}
+        assert shown["items"] == len(sim.items) and shown["n_errors"] == 0
+
+        p = admin.create_project(name=path.stem, task=task, multi_label=multi,
+                                 labels=list(shown["labels"]),
+                                 featuriser="hashing" if task == "text" else "pixels")
+        job = p.import_file(path).wait(60)
+        assert job.result is not None and job.result["n_errors"] == 0, job.result
+        ctx = server.ctx
+        with ctx.session() as s:
+            items = list(s.scalars(select(Item).where(Item.project_id == p.id).order_by(Item.id)))
+            value = {a.item_id: a.value for a in s.scalars(
+                select(Annotation).where(Annotation.project_id == p.id))}
+            landed = [(i.text if task == "text" else ctx.blobs.get(i.blob_key or ""),
+                       sorted(value[i.id]), i.split) for i in items]
+        assert landed == [(item, sorted(names), split) for item, names, split
+                          in zip(sim.items, sim_labels, sim_splits, strict=True)], path.name
+
+
+def test_the_preview_endpoint(server: LiveServer, admin: Client, tmp_path: Path) -> None:
+    annotator = server.client("annotator")  # anyone who may create a project may preview
+    src = write_rows(tmp_path / "mixed.csv", [
+        {"text": "a", "label": "pos", "split": "test"}, {"text": "b", "label": "neg", "split": ""},
+        {"text": "", "label": "neg", "split": ""}])
+    got = annotator.preview(src, task="text")
+    assert (got["name"], got["columns"], got["labels"]) == (
+        "mixed.csv", ["text", "label", "split"], {"neg": 1, "pos": 1})
+    assert got["splits"] == {"pool": 1, "evaluation": 1} and got["n_errors"] == 1
+    assert got["errors"] == [{"position": 3, "source": "mixed.csv:3", "message": "row 3: empty text"}]
+    bad = write_rows(tmp_path / "bad.csv", [{"body": "no text"}])
+    with pytest.raises(LabellaClientError) as err:
+        annotator.preview(bad, task="text")
+    assert err.value.status == 422 and err.value.detail == (
+        "bad.csv: no 'text' column; columns are ['body']")
+    with pytest.raises(LabellaClientError) as err:  # a path on the server: site admins only
+        annotator.request("POST", "/api/imports/preview", data={"task": "text", "source": str(src)})
+    assert err.value.status == 403
+    assert admin.request("POST", "/api/imports/preview",
+                         data={"task": "text", "source": str(src)})["items"] == 2
+    uploads = server.settings.data_dir / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())  # previews keep nothing

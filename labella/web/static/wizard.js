@@ -4,7 +4,7 @@ import { eta as duration } from "/static/charts.js";
 
 const STEPS = ["task", "data", "labels", "model", "loop"];
 const POLL_MS = 700;
-const SNIFF_BYTES = 8 << 20; // read at most this much of a table to find its label names
+const PREVIEW_BYTES = 8 << 20; // a larger table is previewed from its first 8 MB
 const form = document.getElementById("wizard");
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
@@ -163,105 +163,34 @@ function showSource() {
 }
 
 // -- label names from the data ---------------------------------------------------------
+// The server reads the file with the import's own reader (POST /api/imports/preview): the
+// same columns, label names, split names and image folders as the import will use.
 
-export function parseCsv(text, delimiter = ",") {
-  const rows = [];
-  let row = [], cell = "", quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') { if (text[i + 1] === '"') { cell += '"'; i++; } else quoted = false; } else cell += c;
-    } else if (c === '"' && cell === "") quoted = true;
-    else if (c === delimiter) { row.push(cell); cell = ""; }
-    else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(cell); rows.push(row); row = []; cell = "";
-    } else cell += c;
+const WHOLE = /\.(zip|parquet)$/i; // read whole: their index is at the end of the file
+
+async function wholeLines(file) {
+  const bytes = new Uint8Array(await file.slice(0, PREVIEW_BYTES).arrayBuffer());
+  const cut = bytes.lastIndexOf(10) + 1; // end at a line break: no row cut in half
+  return new Blob([cut ? bytes.subarray(0, cut) : bytes]);
+}
+
+async function previewData(kind) {
+  const { task, multi } = taskType();
+  const data = new FormData();
+  data.append("task", task);
+  data.append("multi_label", String(multi));
+  for (const k of ["text_column", "label_column"]) { const v = form.elements[k].value.trim(); if (v) data.append(k, v); }
+  if (kind === "s3") data.append("source", form.elements.s3_uri.value.trim());
+  else {
+    const file = form.elements.file.files[0];
+    const partial = file.size > PREVIEW_BYTES && !WHOLE.test(file.name);
+    data.append("file", partial ? await wholeLines(file) : file, file.name);
+    data.append("complete", String(!partial));
   }
-  if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
-  return rows;
+  return api("/api/imports/preview", { method: "POST", body: data });
 }
 
-function splitCell(value) {
-  const v = String(value ?? "").trim();
-  if (!v) return [];
-  if (v.startsWith("[")) { try { return JSON.parse(v).map(String); } catch (_) { /* a plain name */ } }
-  return v.split("|").map((s) => s.trim()).filter(Boolean);
-}
-
-function labelColumn(header) {
-  const wanted = form.elements.label_column.value.trim();
-  const lower = header.map((h) => h.trim().toLowerCase());
-  if (wanted) return header.findIndex((h) => h.trim() === wanted);
-  for (const name of ["labels", "label"]) { const k = lower.indexOf(name); if (k >= 0) return k; }
-  return -1;
-}
-
-function namesFromRows(rows) {
-  if (rows.length < 2) return null;
-  const col = labelColumn(rows[0]);
-  if (col < 0) return null;
-  const names = new Set();
-  for (const r of rows.slice(1)) for (const n of splitCell(r[col])) names.add(n);
-  return { names: [...names], column: `column “${rows[0][col]}”` };
-}
-
-function namesFromJsonl(text) {
-  const names = new Set();
-  let column = null;
-  const wanted = form.elements.label_column.value.trim();
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    let obj;
-    try { obj = JSON.parse(line); } catch (_) { continue; } // a cut-off last line
-    const key = wanted || ["labels", "label"].find((k) => k in obj);
-    if (!key || !(key in obj)) continue;
-    column = key;
-    const v = obj[key];
-    for (const n of Array.isArray(v) ? v.map(String) : splitCell(v)) names.add(n);
-  }
-  return column ? { names: [...names], column: `field “${column}”` } : null;
-}
-
-// A zip's central directory: member names, and labels.csv inflated with DecompressionStream.
-async function namesFromZip(file) {
-  const tail = new DataView(await file.slice(Math.max(0, file.size - 65557)).arrayBuffer());
-  let eocd = -1;
-  for (let i = tail.byteLength - 22; i >= 0; i--) if (tail.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
-  if (eocd < 0) return null;
-  const count = tail.getUint16(eocd + 10, true);
-  const cdSize = tail.getUint32(eocd + 12, true);
-  const cdOffset = tail.getUint32(eocd + 16, true);
-  const cd = new DataView(await file.slice(cdOffset, cdOffset + cdSize).arrayBuffer());
-  const decoder = new TextDecoder();
-  const members = [];
-  for (let p = 0, k = 0; k < count && p + 46 <= cd.byteLength; k++) {
-    const method = cd.getUint16(p + 10, true), csize = cd.getUint32(p + 20, true);
-    const nlen = cd.getUint16(p + 28, true), xlen = cd.getUint16(p + 30, true), clen = cd.getUint16(p + 32, true);
-    const local = cd.getUint32(p + 42, true);
-    const name = decoder.decode(new Uint8Array(cd.buffer, cd.byteOffset + p + 46, nlen));
-    members.push({ name, method, csize, local });
-    p += 46 + nlen + xlen + clen;
-  }
-  const labels = members.find((m) => m.name.split("/").pop().toLowerCase() === "labels.csv");
-  if (labels && (labels.method === 0 || labels.method === 8)) {
-    const head = new DataView(await file.slice(labels.local, labels.local + 30).arrayBuffer());
-    const start = labels.local + 30 + head.getUint16(26, true) + head.getUint16(28, true);
-    let blob = file.slice(start, start + labels.csize);
-    if (labels.method === 8) blob = await new Response(blob.stream().pipeThrough(new DecompressionStream("deflate-raw"))).blob();
-    const found = namesFromRows(parseCsv(await blob.text()));
-    if (found) return { names: found.names, column: `${found.column} of labels.csv` };
-  }
-  const splits = new Set(["train", "test", "val", "valid", "validation", "dev", "pool", "unlabeled"]);
-  const names = new Set();
-  for (const m of members) {
-    const parts = m.name.split("/").filter(Boolean);
-    if (parts.length < 2 || !/\.(jpe?g|png|gif|bmp|webp|tiff?)$/i.test(parts[parts.length - 1])) continue;
-    const folder = parts[parts.length - 2];
-    if (!splits.has(folder.toLowerCase()) && !folder.startsWith(".") && !folder.startsWith("__")) names.add(folder);
-  }
-  return names.size ? { names: [...names], column: "the folder names" } : null;
-}
+function plural(n, one, many) { return `${n.toLocaleString()} ${n === 1 ? one : many}`; }
 
 async function labelsFromData() {
   const kind = sourceKind();
@@ -271,23 +200,16 @@ async function labelsFromData() {
     const names = JSON.parse(picked.closest(".option").dataset.labels || "[]");
     return { names, note: `${names.length} labels of the catalogue dataset.` };
   }
-  if (kind === "s3") return { note: "Labels cannot be read from S3 here; type them." };
-  const file = form.elements.file.files[0];
-  if (!file) return { note: "Choose a file first." };
-  const lower = file.name.toLowerCase();
-  let found = null;
-  if (lower.endsWith(".zip")) found = await namesFromZip(file);
-  else if (lower.endsWith(".parquet")) return { note: "Parquet files cannot be read here; type the labels." };
-  else {
-    const text = await file.slice(0, SNIFF_BYTES).text();
-    const body = file.size > SNIFF_BYTES ? text.slice(0, text.lastIndexOf("\n") + 1) : text;
-    if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson") || lower.endsWith(".json")) found = namesFromJsonl(body);
-    else found = namesFromRows(parseCsv(body, lower.endsWith(".tsv") ? "\t" : ","));
-  }
-  if (!found || !found.names.length) return { note: "No label names found in the file; type them." };
-  found.names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  const partial = file.size > SNIFF_BYTES && !lower.endsWith(".zip") ? " (from the first 8 MB)" : "";
-  return { names: found.names, note: `${found.names.length} labels found in ${found.column}${partial}.` };
+  if (kind === "s3" && !/^s3:\/\/[^/]+/.test(form.elements.s3_uri.value.trim())) return { note: "Type an S3 URI first." };
+  if (kind === "upload" && !form.elements.file.files[0]) return { note: "Choose a file first." };
+  const found = await previewData(kind);
+  const names = Object.keys(found.labels); // in natural order
+  if (!names.length) return { note: "No label names found in the data; type them." };
+  const bits = [plural(found.items, "item", "items")];
+  if (found.splits.evaluation) bits.push(`${found.splits.evaluation.toLocaleString()} held out`);
+  if (found.n_errors) bits.push(plural(found.n_errors, "bad row", "bad rows"));
+  const partial = found.complete ? "" : ", from the first 8 MB";
+  return { names, note: `${names.length} labels found in ${found.label_source} (${bits.join(", ")}${partial}).` };
 }
 
 async function fillLabels(quiet = false) {
@@ -297,7 +219,8 @@ async function fillLabels(quiet = false) {
     if (names && names.length) { form.elements.labels.value = names.join("\n"); autoFilled = true; preview(); }
     note.textContent = quiet && !(names && names.length) ? "" : text;
   } catch (err) {
-    note.textContent = `Could not read the labels from the file (${err.message}); type them.`;
+    const why = err instanceof ApiError ? String(err.detail) : String(err.message || err);
+    note.textContent = `Could not read the labels from the data (${why}); type them.`;
   }
 }
 
