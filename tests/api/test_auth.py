@@ -132,7 +132,8 @@ def test_only_site_admins_create_users(server: LiveServer) -> None:
     with server.http("admin") as http:
         r = http.post("/api/users", json=body)
         assert r.status_code == 201
-        assert r.json() == {"id": r.json()["id"], "username": "newbie", "is_admin": False}
+        assert r.json() == {"id": r.json()["id"], "username": "newbie", "is_admin": False,
+                            "disabled": False}
         assert http.post("/api/users", json=body).status_code == 409  # the name is taken
         assert http.post("/api/users", json={"username": "x y"}).status_code == 422
     with server.http() as http:
