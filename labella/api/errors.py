@@ -132,6 +132,10 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8)
+            msg = "the body could not be parsed: send UTF-8 JSON (or the form the operation takes)"
+            return _reply(422, f"body: {msg}", "ValidationError",
+                          fields=[{"loc": ["body"], "msg": msg, "type": "body_unparsable"}])
         detail = str(exc.detail)
         if exc.status_code == 413:
             detail = (f"the request body is larger than the {REQUEST_LIMITS.max_body_bytes:,} "

@@ -36,6 +36,7 @@ from labella.api.schemas import (
 from labella.api.security import login_throttle
 from labella.api.validation import PathId, no_nul
 from labella.config import REQUEST_LIMITS as LIMITS
+from labella.export import FORMATS
 from labella.service import auth, labelling, metrics, projects
 from labella.service.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from labella.service.importing import CATALOGUE_PREFIX, start_import
@@ -48,6 +49,12 @@ SIGNED_IN = responses(401, 422)
 ADMIN_ONLY = responses(401, 403, 409, 422)
 IN_PROJECT = responses(401, 403, 404, 409, 422)
 ProjectId = PathId
+def _download(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": "the file, as an attachment",
+                  "content": {m: {"schema": {"type": "string", "format": "binary"}}
+                              for m in media_types}}}
+
+
 UPLOAD_BODY_BYTES = 1 << 50
 """No body limit of its own: the upload route streams and enforces ``Limits.max_file_bytes``."""
 Filter = Annotated[str | None, Query(max_length=LIMITS.max_text_chars)]
@@ -305,7 +312,10 @@ def get_item(project_id: ProjectId, item_id: PathId, ctx: Ctx, user: CurrentUser
 
 
 @router.get("/projects/{project_id}/items/{item_id}/image", tags=["labelling"],
-            responses=IN_PROJECT)
+            response_class=Response,
+            responses={**_download("image/png", "image/jpeg", "image/webp", "image/gif",
+                                   "image/bmp", "image/tiff", "application/octet-stream"),
+                       **IN_PROJECT})
 def item_image(project_id: ProjectId, item_id: PathId, ctx: Ctx, user: CurrentUser) -> Response:
     data, media = labelling.image_bytes(ctx, user, project_id, item_id)
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
@@ -328,8 +338,9 @@ def retrain(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> JobPublic:
     return JobPublic.of(start_retrain(ctx, user, project_id))
 
 
-@router.get("/projects/{project_id}/export", tags=["data"],
-            responses=IN_PROJECT)
+@router.get("/projects/{project_id}/export", tags=["data"], response_class=FileResponse,
+            responses={**_download(*sorted({f.media_type for f in FORMATS.values()})),
+                       **IN_PROJECT})
 def export(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
            format: Annotated[str, Query(max_length=50,
                                         description="csv, jsonl, hf or label_studio")] = "jsonl",
@@ -341,8 +352,8 @@ def export(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
                         background=BackgroundTask(discard, path))
 
 
-@router.get("/projects/{project_id}/model", tags=["model"],
-            responses=IN_PROJECT)
+@router.get("/projects/{project_id}/model", tags=["model"], response_class=FileResponse,
+            responses={**_download("application/zip"), **IN_PROJECT})
 def export_model(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> FileResponse:
     """The current head as a zip of ``head.json`` + ``head.npz`` (no pickle)."""
     from labella.service.exporting import discard

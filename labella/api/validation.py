@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Path
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,7 +89,10 @@ def check_meta(value: dict[str, Any] | None, field: str = "meta") -> dict[str, A
 
 
 class Body(BaseModel):
-    """Base of the JSON request models: rejects NUL characters in every field."""
+    """Base of the JSON request models: strict types (``true`` is not the id 1, ``"5"`` is
+    not a number) and no NUL character in any field."""
+
+    model_config = ConfigDict(strict=True)
 
     @field_validator("*", mode="before")
     @classmethod
