@@ -18,7 +18,7 @@ from labella.api.routes import router
 from labella.api.security import LoginThrottle, SecurityHeaders
 from labella.api.sessions import SessionCookies, load_secret
 from labella.api.validation import RequestGuard
-from labella.config import REQUEST_LIMITS, Settings
+from labella.config import Settings
 from labella.service.context import ServiceContext
 from labella.web import install as install_web
 
@@ -47,7 +47,6 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
                 context.close()
 
     app = FastAPI(title="Labella", version=__version__, lifespan=lifespan,
-                  max_body_size=REQUEST_LIMITS.max_body_bytes,
                   description="Active-learning labelling: label the items that teach the model "
                               "most. Authenticate with `Authorization: Bearer <token>`. Every "
                               "error reply is `{\"detail\": str, \"error\": ClassName}`, with "

@@ -55,8 +55,6 @@ def _download(*media_types: str) -> dict[int | str, dict[str, Any]]:
                               for m in media_types}}}
 
 
-UPLOAD_BODY_BYTES = 1 << 50
-"""No body limit of its own: the upload route streams and enforces ``Limits.max_file_bytes``."""
 Filter = Annotated[str | None, Query(max_length=LIMITS.max_text_chars)]
 
 
@@ -180,8 +178,7 @@ def remove_member(project_id: ProjectId,
 
 
 @router.post("/projects/{project_id}/imports", response_model=JobPublic, status_code=202,
-             tags=["data"], responses=IN_PROJECT,
-             max_body_size=UPLOAD_BODY_BYTES)
+             tags=["data"], responses=IN_PROJECT)
 def upload_import(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
                   file: Annotated[UploadFile, File(description="CSV, TSV, JSONL, Parquet or zip")],
                   text_column: Annotated[str | None, Form(max_length=LIMITS.max_text_chars)] = None,

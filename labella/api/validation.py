@@ -5,10 +5,10 @@
   cannot store and SQLite would keep silently.
 * :data:`Id` / :data:`PathId` bound ids to what every database's integer column holds.
 * :func:`check_meta` bounds a free-form JSON object by size and depth.
-* :class:`RequestGuard` rejects a URL with a NUL character before any route runs.
+* :class:`RequestGuard` rejects a URL with a NUL character, and an oversize body, before
+  any route runs.
 
-Each failure is a 422 whose ``detail`` names the field. (Bodies over
-``max_body_size`` get a 413 from FastAPI's own body limit, set in ``create_app``.)
+Each failure is a 422 whose ``detail`` names the field (413 for a body over the limit).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labella.config import REQUEST_LIMITS as LIMITS
@@ -128,17 +129,62 @@ def url_problem(scope: Scope) -> str | None:
     return None
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A body that grew past the limit while it was read (no or a wrong Content-Length)."""
+
+    def __init__(self) -> None:
+        super().__init__(413, TOO_LARGE)
+
+
+TOO_LARGE = f"the request body is larger than the {LIMITS.max_body_bytes:,} byte limit"
+
+
 class RequestGuard:
-    """ASGI middleware: a 422 for a NUL character in the URL (path or query), before any
-    route, page or database sees it."""
+    """ASGI middleware, before any route, page or database sees the request:
+
+    * a 422 for a NUL character in the URL (path or query);
+    * a 413 for a JSON or form body over ``max_body_bytes``, whether announced by
+      ``Content-Length`` or found while reading (multipart uploads are exempt: the upload
+      route streams them to disk under ``Limits.max_file_bytes``).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = url_problem(scope) if scope["type"] == "http" else None
-        if problem is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for message in _json_error(422, problem, "InvalidRequestError"):
-            await send(message)
+        problem = url_problem(scope)
+        if problem is not None:
+            await _send_all(send, _json_error(422, problem, "InvalidRequestError"))
+            return
+        headers = dict(scope.get("headers", []))
+        if headers.get(b"content-type", b"").startswith(b"multipart/"):
+            await self.app(scope, receive, send)
+            return
+        limit = LIMITS.max_body_bytes
+        try:
+            declared = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            await _send_all(send, _json_error(413, TOO_LARGE, "RequestTooLarge"))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge()  # FastAPI passes HTTPExceptions to the handlers
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _send_all(send: Send, messages: tuple[Message, Message]) -> None:
+    for message in messages:
+        await send(message)
