@@ -15,7 +15,9 @@ from fastapi import FastAPI
 from labella import __version__
 from labella.api import errors
 from labella.api.routes import router
-from labella.api.sessions import CookieSigner, load_secret
+from labella.api.security import LoginThrottle, SecurityHeaders
+from labella.api.sessions import SessionCookies, load_secret
+from labella.api.validation import RequestGuard
 from labella.config import Settings
 from labella.service.context import ServiceContext
 from labella.web import install as install_web
@@ -46,9 +48,14 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
 
     app = FastAPI(title="Labella", version=__version__, lifespan=lifespan,
                   description="Active-learning labelling: label the items that teach the model "
-                              "most. Authenticate with `Authorization: Bearer <token>`.")
+                              "most. Authenticate with `Authorization: Bearer <token>`. Every "
+                              "error reply is `{\"detail\": str, \"error\": ClassName}`, with "
+                              "`fields` (one entry per bad field) on a 422.")
     app.state.ctx = context
-    app.state.signer = CookieSigner(load_secret(settings.data_dir))
+    app.state.cookies = SessionCookies(settings, load_secret(settings.data_dir))
+    app.state.login_throttle = LoginThrottle(settings)
+    app.add_middleware(RequestGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: every reply, errors included
     errors.install(app)
     app.include_router(router)
     install_web(app)

@@ -146,7 +146,7 @@ class Client:
             return Project(self, self.request("GET", f"/api/projects/{id_or_name}"))
         for p in self.projects():
             if p.name == id_or_name:
-                return p
+                return p.refresh()
         raise LabellaClientError(404, f"no project named {id_or_name!r}")
 
     def create_project(self, *, name: str, task: str, labels: list[str], multi_label: bool = False,
@@ -264,6 +264,8 @@ class Project:
 
     @property
     def labels(self) -> list[str]:
+        if "labels" not in self.data:  # a list entry is a summary; the project has the names
+            self.refresh()
         return list(self.data["labels"])
 
     def __repr__(self) -> str:

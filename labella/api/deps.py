@@ -6,11 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from labella.api.security import SAFE_METHODS, require_same_origin
+from labella.api.sessions import SESSION_COOKIE, SessionCookies
 from labella.service import auth
 from labella.service.context import ServiceContext
-from labella.service.errors import AuthenticationError
+from labella.service.errors import AuthenticationError, PermissionDeniedError
 
-SESSION_COOKIE = "labella_session"
+__all__ = ["SESSION_COOKIE", "Ctx", "CurrentUser", "current_user", "get_ctx"]
+
+CSRF_HEADER = "x-labella-csrf"
 
 
 def get_ctx(request: Request) -> ServiceContext:
@@ -22,25 +26,27 @@ Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 
 
 def current_user(request: Request, ctx: Ctx) -> auth.UserPublic:
-    """The caller from ``Authorization: Bearer <token>`` or the web session cookie."""
+    """The caller from ``Authorization: Bearer <token>`` or the web session cookie.
+
+    Both are checked against the database on every request: a revoked token, an ended
+    session and a disabled user are refused at once. A change made with the cookie
+    must come from this server's own pages (same origin, and through the API with the
+    ``X-Labella-CSRF`` header, which a cross-site form cannot send).
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
+    if scheme.lower() == "bearer" and token.strip():
         with ctx.read_session() as s:
             return auth.user_for_token(s, token.strip())
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and request.url.path.startswith("/api/") and request.method not in (
-            "GET", "HEAD", "OPTIONS") and request.headers.get("x-labella-csrf") != "1":
-        # a cookie alone does not authorise a change through the API: the pages send this
-        # header, which a cross-site form cannot
-        raise AuthenticationError("send the X-Labella-CSRF: 1 header with cookie-authenticated "
-                                  "changes")
-    if cookie:
-        signer = request.app.state.signer
-        user_id = signer.load(cookie)
-        if user_id is not None:
-            with ctx.read_session() as s:
-                return auth.get_user(s, user_id=user_id)
+    cookies: SessionCookies = request.app.state.cookies
+    if request.cookies.get(SESSION_COOKIE) and request.method not in SAFE_METHODS:
+        require_same_origin(request)
+        if request.url.path.startswith("/api/") and request.headers.get(CSRF_HEADER) != "1":
+            raise PermissionDeniedError("send the X-Labella-CSRF: 1 header with "
+                                        "cookie-authenticated changes")
+    user = cookies.user(request, ctx)
+    if user is not None:
+        return user
     raise AuthenticationError("sign in, or send an API token as 'Authorization: Bearer <token>'")
 
 

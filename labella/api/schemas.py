@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from labella.api.validation import Body, Id, Text, check_meta
+from labella.config import REQUEST_LIMITS as LIMITS
 from labella.service.projects import MemberPublic, ProjectPublic
 from labella.service.replies import AnnotationAck, NextItem
 
+Username = Annotated[str, Field(min_length=1, max_length=LIMITS.max_username_chars)]
+Password = Annotated[str, Field(max_length=LIMITS.max_password_chars)]
+LabelName = Annotated[str, Field(min_length=1, max_length=LIMITS.max_label_chars)]
+Description = Annotated[str, Field(max_length=LIMITS.max_description_chars)]
+Meta = Annotated[dict[str, Any], AfterValidator(check_meta)]
+RequestId = Annotated[str, Field(min_length=1, max_length=LIMITS.max_request_id_chars,
+                                 description="client-chosen id; resending it is a no-op")]
+ProjectSettings = Annotated[dict[str, Any], AfterValidator(lambda v: check_meta(v, "settings"))]
 
-class TokenCreate(BaseModel):
-    username: str
-    password: str
-    name: str = "api"
+
+class TokenCreate(Body):
+    username: Username
+    password: Password
+    name: Annotated[str, Field(max_length=200)] = "api"
 
 
 class TokenPublic(BaseModel):
@@ -25,35 +36,71 @@ class TokenPublic(BaseModel):
     username: str
 
 
-class UserCreate(BaseModel):
-    username: str
-    password: str | None = None
+class UserCreate(Body):
+    username: Username
+    password: Password | None = None
     is_admin: bool = False
+
+
+class UserUpdate(Body):
+    disabled: bool | None = Field(default=None, description="a disabled user's sign-ins, "
+                                  "sessions and tokens stop working at once")
+    is_admin: bool | None = None
 
 
 class UserPublicModel(BaseModel):
     id: int
     username: str
     is_admin: bool
+    disabled: bool = False
 
 
-class ProjectCreate(BaseModel):
-    name: str
+class ProjectCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=LIMITS.max_name_chars)]
     task: Literal["text", "image"]
     multi_label: bool = False
-    labels: list[str]
-    description: str = ""
-    featuriser: str | None = None
-    strategy: str = "labella"
-    head: str | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
+    labels: Annotated[list[LabelName], Field(min_length=1, max_length=LIMITS.max_labels)]
+    description: Description = ""
+    featuriser: Annotated[str, Field(max_length=100)] | None = None
+    strategy: Annotated[str, Field(max_length=100)] = "labella"
+    head: Annotated[str, Field(max_length=100)] | None = None
+    settings: ProjectSettings = Field(default_factory=dict)
 
 
-class ProjectUpdate(BaseModel):
-    strategy: str | None = None
-    head: str | None = None
-    settings: dict[str, Any] | None = None
-    description: str | None = None
+class ProjectUpdate(Body):
+    strategy: Annotated[str, Field(max_length=100)] | None = None
+    head: Annotated[str, Field(max_length=100)] | None = None
+    settings: ProjectSettings | None = None
+    description: Description | None = None
+
+
+class ProjectSummaryModel(BaseModel):
+    """A project in a list: its facts and counts, not its label names or settings (see
+    ``GET /api/projects/{id}``), so a list does not grow with the number of labels."""
+
+    id: int
+    name: str
+    description: str
+    task: str
+    multi_label: bool
+    n_labels: int
+    featuriser: str
+    head: str
+    strategy: str
+    created_at: datetime
+    role: str | None
+    n_items: int
+    n_pool: int
+    n_evaluation: int
+    n_labeled: int
+    model_version: int
+
+    @classmethod
+    def of(cls, p: ProjectPublic) -> ProjectSummaryModel:
+        d = asdict(p)
+        d["n_labels"] = len(d.pop("labels"))
+        d.pop("settings")
+        return cls(**d)
 
 
 class ProjectPublicModel(BaseModel):
@@ -83,8 +130,8 @@ class ProjectPublicModel(BaseModel):
         return cls(**asdict(p))
 
 
-class MemberSet(BaseModel):
-    username: str
+class MemberSet(Body):
+    username: Username
     role: Literal["admin", "annotator"] = "annotator"
 
 
@@ -98,11 +145,11 @@ class MemberPublicModel(BaseModel):
         return cls(**asdict(m))
 
 
-class ImportSource(BaseModel):
-    source: str = Field(description="s3://bucket/prefix-or-file, catalogue:<name>, or (site "
-                                    "admins only) a path on the server")
-    text_column: str | None = None
-    label_column: str | None = None
+class ImportSource(Body):
+    source: Text = Field(description="s3://bucket/prefix-or-file, catalogue:<name>, or (site "
+                                     "admins only) a path on the server")
+    text_column: Text | None = None
+    label_column: Text | None = None
     labels: Literal["all", "evaluation", "none"] = Field(
         default="all", description="which labels in the source become annotations")
 
@@ -130,18 +177,19 @@ class NextItemModel(BaseModel):
                    reason=ReasonModel(**asdict(it.reason)))
 
 
-class AnnotationCreate(BaseModel):
-    item_id: int
-    label: str | None = None
-    labels: list[str] | None = None
-    request_id: str | None = Field(default=None, max_length=100,
-                                   description="client-chosen id; resending it is a no-op")
-    meta: dict[str, Any] | None = None
+class AnnotationCreate(Body):
+    item_id: Id
+    label: LabelName | None = None
+    labels: Annotated[list[LabelName], Field(max_length=LIMITS.max_labels)] | None = None
+    request_id: RequestId | None = None
+    meta: Meta | None = Field(default=None, description=(
+        f"free-form JSON kept with the annotation: at most {LIMITS.max_meta_bytes:,} bytes "
+        f"and {LIMITS.max_meta_depth} levels deep"))
 
 
-class ItemAction(BaseModel):
-    item_id: int | None = None
-    request_id: str | None = Field(default=None, max_length=100)
+class ItemAction(Body):
+    item_id: Id | None = None
+    request_id: RequestId | None = None
 
 
 class AckModel(BaseModel):

@@ -1,8 +1,10 @@
-"""Users, passwords, API tokens, one-time login links and project roles.
+"""Users, passwords, API tokens, web sessions, one-time login links and project roles.
 
 Passwords are hashed with scrypt (a memory-hard KDF from the standard library)
-and a per-password random salt. API tokens and login links are random 256-bit
-secrets; only their SHA-256 is stored, so a leaked database does not leak them.
+and a per-password random salt. API tokens, web sessions and login links are
+random 256-bit secrets; only their SHA-256 is stored, so a leaked database does
+not leak them. Every request checks its token or session against the database,
+so signing out, disabling a user or changing a password takes effect at once.
 No secret is ever logged.
 """
 
@@ -15,9 +17,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from labella.config import REQUEST_LIMITS
 from labella.service.errors import (
     AuthenticationError,
     ConflictError,
@@ -27,10 +30,11 @@ from labella.service.errors import (
 )
 from labella.store.base import utcnow
 from labella.store.projects import ROLES, Member, Project
-from labella.store.users import ApiToken, LoginLink, User
+from labella.store.users import ApiToken, LoginLink, User, WebSession
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN_PREFIX = "lbl_"
+MAX_USERNAME = REQUEST_LIMITS.max_username_chars
 LOGIN_LINK_TTL = timedelta(hours=24)
 
 
@@ -39,10 +43,11 @@ class UserPublic:
     id: int
     username: str
     is_admin: bool
+    disabled: bool = False
 
 
 def _public(u: User) -> UserPublic:
-    return UserPublic(u.id, u.username, u.is_admin)
+    return UserPublic(u.id, u.username, u.is_admin, u.disabled)
 
 
 def hash_password(password: str) -> str:
@@ -74,10 +79,17 @@ def _sha256(token: str) -> str:
 
 def check_username(username: str) -> str:
     name = username.strip()
-    if not name or len(name) > 150 or any(c.isspace() for c in name):
+    if (not name or len(name) > MAX_USERNAME or any(c.isspace() for c in name)
+            or not name.isprintable()):
         raise InvalidRequestError(
-            f"a username is 1-150 characters without spaces; got {username!r}")
+            f"a username is 1-{MAX_USERNAME} printable characters without spaces; "
+            f"got {username[:MAX_USERNAME + 1]!r}")
     return name
+
+
+def _plausible_username(username: str) -> bool:
+    """Whether ``username`` could name a user at all (a cheap check before any query)."""
+    return 0 < len(username) <= MAX_USERNAME and "\x00" not in username
 
 
 def create_user(s: Session, username: str, *, password: str | None = None,
@@ -101,11 +113,41 @@ def set_password(s: Session, user_id: int, password: str) -> None:
     if user is None:
         raise NotFoundError(f"no user with id {user_id}")
     user.password_hash = hash_password(password)
+    end_sessions(s, user_id)
+
+
+def update_user(s: Session, by: UserPublic, user_id: int, *, disabled: bool | None = None,
+                is_admin: bool | None = None) -> UserPublic:
+    """Disable / enable a user or change their site-admin flag (site admins only).
+
+    Disabling ends the user's web sessions; their API tokens stay stored but are refused
+    while the user is disabled. A site admin cannot disable or demote themselves, so the
+    site always keeps one admin who can undo it.
+    """
+    if not by.is_admin:
+        raise PermissionDeniedError("only site admins change users")
+    user = s.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    if user.id == by.id and (disabled or is_admin is False):
+        raise ConflictError("site admins cannot disable or demote themselves")
+    if disabled is not None:
+        user.disabled = disabled
+        if disabled:
+            end_sessions(s, user_id)
+    if is_admin is not None:
+        user.is_admin = is_admin
+    s.flush()
+    return _public(user)
 
 
 def get_user(s: Session, *, user_id: int | None = None, username: str | None = None) -> UserPublic:
-    user = s.get(User, user_id) if user_id is not None else s.scalar(
-        select(User).where(User.username == username))
+    if user_id is not None:
+        user = s.get(User, user_id)
+    elif username is not None and _plausible_username(username):
+        user = s.scalar(select(User).where(User.username == username))
+    else:
+        user = None
     if user is None:
         raise NotFoundError(f"no user {username or user_id!r}")
     return _public(user)
@@ -120,7 +162,8 @@ def count_users(s: Session) -> int:
 
 
 def authenticate_password(s: Session, username: str, password: str) -> UserPublic:
-    user = s.scalar(select(User).where(User.username == username))
+    user = (s.scalar(select(User).where(User.username == username))
+            if _plausible_username(username) else None)
     # verify against a dummy hash when the user is unknown so timing does not reveal it
     ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or user.disabled or not ok:
@@ -163,6 +206,44 @@ def user_for_token(s: Session, token: str) -> UserPublic:
     return _public(user)
 
 
+# -- web sessions ------------------------------------------------------------------------
+
+
+def start_session(s: Session, user_id: int, *, ttl: timedelta) -> str:
+    """A new web session for ``user_id``; returns its secret (for the signed cookie).
+
+    Also removes expired sessions, so the table holds only live ones.
+    """
+    now = utcnow()
+    s.execute(delete(WebSession).where(WebSession.expires_at < now))
+    secret = secrets.token_urlsafe(32)
+    s.add(WebSession(user_id=user_id, token_hash=_sha256(secret), expires_at=now + ttl))
+    s.flush()
+    return secret
+
+
+def user_for_session(s: Session, secret: str) -> UserPublic:
+    """The user of a live web session; :class:`AuthenticationError` when it was ended,
+    has expired or its user is disabled."""
+    found = s.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
+                      .where(WebSession.token_hash == _sha256(secret))).first()
+    if found is None or found[0].expires_at < utcnow():
+        raise AuthenticationError("your sign-in has ended; sign in again")
+    if found[1].disabled:
+        raise AuthenticationError("this user is disabled")
+    return _public(found[1])
+
+
+def end_session(s: Session, secret: str) -> None:
+    """Sign out one browser (nothing happens for an unknown secret)."""
+    s.execute(delete(WebSession).where(WebSession.token_hash == _sha256(secret)))
+
+
+def end_sessions(s: Session, user_id: int) -> None:
+    """Sign ``user_id`` out of every browser."""
+    s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
 def revoke_token(s: Session, token_id: int, *, by: UserPublic) -> None:
     row = s.get(ApiToken, token_id)
     if row is None or (row.user_id != by.id and not by.is_admin):
@@ -200,6 +281,8 @@ def role_in(s: Session, user: UserPublic, project_id: int) -> str | None:
     One query, which also loads the project into the session (a later
     ``s.get(Project, project_id)`` costs no round trip).
     """
+    if not 0 < project_id <= REQUEST_LIMITS.max_id:  # no such id fits the database's column
+        return None
     row = s.execute(
         select(Project, Member.role)
         .outerjoin(Member, (Member.project_id == Project.id) & (Member.user_id == user.id))

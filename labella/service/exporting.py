@@ -1,17 +1,22 @@
 """Exporting a project's labels (CSV, JSONL, Hugging Face, Label Studio) and its model.
 
 Labels are streamed from the database in id order into the pure writers of
-:mod:`labella.export`; the file lands in the data directory's ``exports``
-folder (a Hugging Face folder is zipped) and is returned for download. The
-model is saved in the safe format of :mod:`labella.al.serialize` (JSON metadata
-+ ``.npz`` arrays, no pickle) and zipped.
+:mod:`labella.export`; the file lands in a folder of its own under the data
+directory's ``exports`` (a Hugging Face folder is zipped) and is returned for
+download. The model is saved in the safe format of :mod:`labella.al.serialize`
+(JSON metadata + ``.npz`` arrays, no pickle) and zipped.
+
+Exports run side by side: each request writes only in its own folder, the caller
+removes it with :func:`discard` once the file is sent, and folders left behind (a
+crash, a dropped download) are removed only when older than :data:`GRACE_SECONDS`,
+so no request ever deletes another's file in flight.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,16 +37,34 @@ if TYPE_CHECKING:
     from labella.service.context import ServiceContext
 
 PAGE = 2000
-KEEP_EXPORTS = 20
+GRACE_SECONDS = 6 * 3600
+"""Export folders older than this are leftovers (the request that made them is long over)."""
+PREFIX = "export-"
 
 
-def _exports_dir(ctx: ServiceContext) -> Path:
-    d = ctx.settings.data_dir / "exports"
-    d.mkdir(parents=True, exist_ok=True)
-    old = sorted(d.iterdir(), key=lambda p: p.stat().st_mtime)
-    for p in old[:-KEEP_EXPORTS]:  # keep the folder from growing without bound
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-    return d
+def _work_dir(ctx: ServiceContext) -> Path:
+    """A new folder of this request's own under ``exports``; prunes old leftovers first."""
+    root = ctx.settings.data_dir / "exports"
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - GRACE_SECONDS
+    for p in root.iterdir():
+        try:
+            old = p.lstat().st_mtime < cutoff
+        except FileNotFoundError:  # another request removed it just now
+            continue
+        if old:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    return Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
+
+
+def discard(path: Path) -> None:
+    """Remove an export returned by :func:`export_labels` / :func:`export_model` (and its
+    folder) once it has been sent or moved."""
+    folder = path.parent
+    if folder.name.startswith(PREFIX) and folder.parent.name == "exports":
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
@@ -98,15 +121,19 @@ def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, f
     spec = ExportSpec(project=project.name, task=project.task,  # type: ignore[arg-type]
                       multi_label=project.multi_label, label_names=list(project.labels),
                       include_unlabeled=include_unlabeled, image_bytes=image_bytes)
-    out_dir = _exports_dir(ctx)
-    stem = f"{_slug(project.name)}-labels-{uuid.uuid4().hex[:8]}"
+    out_dir = _work_dir(ctx)
+    stem = f"{_slug(project.name)}-labels"
     items = _items(ctx, project, include_unlabeled, served)
-    if info.kind == "directory":
-        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-            folder = write_labels(items, spec, fmt, Path(tmp) / stem)
+    try:
+        if info.kind == "directory":
+            folder = write_labels(items, spec, fmt, out_dir / "files" / stem)
             archive = shutil.make_archive(str(out_dir / stem), "zip", root_dir=folder)
-        return Path(archive), info.media_type
-    return write_labels(items, spec, fmt, out_dir / f"{stem}{info.extension}"), info.media_type
+            shutil.rmtree(out_dir / "files")
+            return Path(archive), info.media_type
+        return write_labels(items, spec, fmt, out_dir / f"{stem}{info.extension}"), info.media_type
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
 
 
 def _suggestions(ctx: ServiceContext, project_id: int) -> dict[int, tuple[list[str] | None, float | None, int]]:
@@ -134,12 +161,17 @@ def export_model(ctx: ServiceContext, user: auth.UserPublic, project_id: int) ->
         raise InvalidRequestError("the project has no model yet: label some items first")
     if not can_save(head):
         raise InvalidRequestError(f"a {type(head).__name__} head cannot be exported safely yet")
-    out_dir = _exports_dir(ctx)
-    stem = f"{_slug(name)}-model-v{version}-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        folder = save_head(head, Path(tmp) / stem, featuriser_key=st.featuriser_key,
+    out_dir = _work_dir(ctx)
+    stem = f"{_slug(name)}-model-v{version}"
+    try:
+        folder = save_head(head, out_dir / "files" / stem, featuriser_key=st.featuriser_key,
                            class_names=st.label_names)
-        return Path(shutil.make_archive(str(out_dir / stem), "zip", root_dir=folder))
+        archive = Path(shutil.make_archive(str(out_dir / stem), "zip", root_dir=folder))
+        shutil.rmtree(out_dir / "files")
+        return archive
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
 
 
 def _slug(name: str) -> str:

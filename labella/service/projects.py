@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from labella.al.pipelines import HEAD_FACTORIES, known_names, pipeline_for
 from labella.al.strategies import REGISTRY
+from labella.config import REQUEST_LIMITS as LIMITS
 from labella.features.registry import REGISTRY as FEATURISERS
 from labella.service import auth
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -61,7 +62,14 @@ def _public(p: Project, *, role: str | None = None, counts: dict[str, int] | Non
 
 
 def check_labels(labels: list[str], *, multi_label: bool) -> list[str]:
+    if len(labels) > LIMITS.max_labels:
+        raise InvalidRequestError(
+            f"labels: a project has at most {LIMITS.max_labels} labels; got {len(labels)}")
     names = [str(lab).strip() for lab in labels]
+    long = next((n for n in names if len(n) > LIMITS.max_label_chars), None)
+    if long is not None:
+        raise InvalidRequestError(f"labels: a label name has at most {LIMITS.max_label_chars} "
+                                  f"characters; got one of {len(long)}")
     if len(names) < (1 if multi_label else 2):
         raise InvalidRequestError(
             f"a {'multi' if multi_label else 'single'}-label project needs at least "
@@ -69,10 +77,19 @@ def check_labels(labels: list[str], *, multi_label: bool) -> list[str]:
     if any(not n for n in names):
         raise InvalidRequestError("label names must not be empty")
     if len(set(names)) != len(names):
-        raise InvalidRequestError(f"label names must be unique; got {names}")
+        dup = sorted({n for n in names if names.count(n) > 1})[:5]
+        raise InvalidRequestError(f"label names must be unique; repeated: {dup}")
     if multi_label and any("|" in n for n in names):
         raise InvalidRequestError("multi-label names must not contain '|' (it joins names in files)")
     return names
+
+
+def check_description(description: str) -> str:
+    if len(description) > LIMITS.max_description_chars:
+        raise InvalidRequestError(
+            f"description: at most {LIMITS.max_description_chars:,} characters; got "
+            f"{len(description):,}")
+    return description
 
 
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -110,8 +127,10 @@ def create_project(s: Session, user: auth.UserPublic, *, name: str, task: str,
                    head: str | None = None, settings: dict[str, Any] | None = None
                    ) -> ProjectPublic:
     name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidRequestError(f"a project name is 1-200 characters; got {name!r}")
+    if not name or len(name) > LIMITS.max_name_chars:
+        raise InvalidRequestError(f"name: a project name is 1-{LIMITS.max_name_chars} "
+                                  f"characters; got {len(name)}")
+    check_description(description)
     if task not in TASKS:
         raise InvalidRequestError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     names = check_labels(labels, multi_label=multi_label)
@@ -175,7 +194,7 @@ def list_projects(s: Session, user: auth.UserPublic) -> list[ProjectPublic]:
 
 
 def get_project_row(s: Session, project_id: int) -> Project:
-    p = s.get(Project, project_id)
+    p = s.get(Project, project_id) if 0 < project_id <= LIMITS.max_id else None
     if p is None:
         raise NotFoundError(f"no project with id {project_id}")
     return p
@@ -206,7 +225,7 @@ def update_project(s: Session, user: auth.UserPublic, project_id: int, *,
     if settings is not None:
         p.settings = {**(p.settings or {}), **check_settings(settings)}
     if description is not None:
-        p.description = description
+        p.description = check_description(description)
     s.flush()
     return get_project(s, user, project_id)
 

@@ -7,25 +7,38 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from labella.api.deps import SESSION_COOKIE
+from labella.api.security import TooManyAttemptsError, login_throttle, require_same_origin
+from labella.api.sessions import SessionCookies
+from labella.config import REQUEST_LIMITS
 from labella.errors import LabellaError
 from labella.service import auth, projects
+from labella.service.errors import AuthenticationError
 from labella.web import router
 from labella.web.common import page_user, render
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable() and len(target) <= 2000):
         return target
     return "/"
 
 
 def _signed_in(request: Request, user_id: int, target: str | None) -> Response:
     resp = RedirectResponse(_safe_next(target), status_code=303)
-    signer = request.app.state.signer
-    resp.set_cookie(SESSION_COOKIE, signer.dump(user_id), httponly=True, samesite="lax",
-                    max_age=signer.max_age)
+    cookies: SessionCookies = request.app.state.cookies
+    cookies.sign_in(request, resp, request.app.state.ctx, user_id)
+    return resp
+
+
+def _refused(request: Request, exc: LabellaError, target: str | None, status: int = 401
+             ) -> Response:
+    resp = render(request, "login.html", user=None, error=str(exc), next=_safe_next(target),
+                  status=status)
+    if isinstance(exc, TooManyAttemptsError):
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(exc.retry_after)
     return resp
 
 
@@ -37,27 +50,33 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
             with ctx.session() as s:
                 user = auth.redeem_login_link(s, token)
         except LabellaError as exc:
-            return render(request, "login.html", user=None, error=str(exc), next=next, status=401)
+            return _refused(request, exc, next)
         return _signed_in(request, user.id, next)
-    return render(request, "login.html", user=None, error=None, next=next)
+    return render(request, "login.html", user=None, error=None, next=_safe_next(next))
 
 
 @router.post("/login")
-def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
-          next: Annotated[str | None, Form()] = None) -> Response:
+def login(request: Request,
+          username: Annotated[str, Form(max_length=REQUEST_LIMITS.max_username_chars)],
+          password: Annotated[str, Form(max_length=REQUEST_LIMITS.max_password_chars)],
+          next: Annotated[str | None, Form(max_length=2000)] = None) -> Response:
     ctx = request.app.state.ctx
     try:
-        with ctx.session() as s:
+        require_same_origin(request)
+        with login_throttle(request, username), ctx.session() as s:
             user = auth.authenticate_password(s, username, password)
     except LabellaError as exc:
-        return render(request, "login.html", user=None, error=str(exc), next=next, status=401)
+        status = 401 if isinstance(exc, (AuthenticationError, TooManyAttemptsError)) else 403
+        return _refused(request, exc, next, status)
     return _signed_in(request, user.id, next)
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    require_same_origin(request)
     resp = RedirectResponse("/login", status_code=303)
-    resp.delete_cookie(SESSION_COOKIE)
+    cookies: SessionCookies = request.app.state.cookies
+    cookies.sign_out(request, resp, request.app.state.ctx)
     return resp
 
 

@@ -132,7 +132,8 @@ def test_only_site_admins_create_users(server: LiveServer) -> None:
     with server.http("admin") as http:
         r = http.post("/api/users", json=body)
         assert r.status_code == 201
-        assert r.json() == {"id": r.json()["id"], "username": "newbie", "is_admin": False}
+        assert r.json() == {"id": r.json()["id"], "username": "newbie", "is_admin": False,
+                            "disabled": False}
         assert http.post("/api/users", json=body).status_code == 409  # the name is taken
         assert http.post("/api/users", json={"username": "x y"}).status_code == 422
     with server.http() as http:
@@ -189,3 +190,23 @@ def test_every_api_route_needs_credentials(server: LiveServer) -> None:
     # the public ones really are public
     with server.http() as http:
         assert http.get("/api/health").json()["status"] == "ok"
+
+
+def test_disabling_a_user_cuts_off_their_token_and_web_session(server: LiveServer) -> None:
+    """On both databases: the user's API token and browser session stop at once."""
+    token = server.add_user("leaving")
+    with server.ctx.session() as s:
+        user = auth.get_user(s, username="leaving")
+        auth.set_password(s, user.id, "a long password")
+    with httpx.Client(base_url=server.url) as browser:
+        r = browser.post("/login", data={"username": "leaving", "password": "a long password"})
+        assert r.status_code == 303 and browser.get("/api/me").status_code == 200
+        with server.http("leaving") as http:
+            assert http.get("/api/me").status_code == 200
+            with server.http("admin") as admin:
+                r = admin.patch(f"/api/users/{user.id}", json={"disabled": True})
+                assert r.status_code == 200 and r.json()["disabled"] is True
+            assert http.get("/api/me").status_code == 401
+        assert browser.get("/api/me").status_code == 401
+        assert browser.get("/", follow_redirects=False).status_code == 303
+    assert token  # the token itself is kept, so enabling the user again restores it

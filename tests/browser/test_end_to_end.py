@@ -109,7 +109,7 @@ def _wizard(page: Any, server: LiveServer, data: Dataset, *, name: str, task_typ
     page.select_option("select[name=import_labels]", import_labels)
     page.click("#next")
     # the label names are read from the file itself
-    page.wait_for_function("document.querySelector('#labels-input').value.trim() !== ''")
+    page.wait_for_function("() => document.querySelector('#labels-input').value.trim() !== ''")
     assert page.input_value("#labels-input").split("\n") == data.labels
     assert page.locator("#labels-preview .chip").count() == len(data.labels)
     screenshot(page, f"{shot}-wizard-labels")
@@ -239,9 +239,9 @@ def _dashboard(page: Any, server: LiveServer, pid: int, *, multi: bool, shot: st
     for chart in ("#chart-curve", second, "#chart-per-class", "#chart-labels"):
         page.wait_for_selector(f"{chart}.js-plotly-plot .main-svg", timeout=TIMEOUT)
     # with the held-out labels, the model is scored: a learning curve and real per-class numbers
-    page.wait_for_function("Number(document.querySelector('#chart-curve').dataset.points) >= 1",
+    page.wait_for_function("() => Number(document.querySelector('#chart-curve').dataset.points) >= 1",
                            timeout=TIMEOUT)
-    page.wait_for_function(f"Number(document.querySelector('{second}').dataset.points) >= 1",
+    page.wait_for_function(f"() => Number(document.querySelector('{second}').dataset.points) >= 1",
                            timeout=TIMEOUT)
     assert page.inner_text("#stat-labeled") == str(N_LABELS)
     assert re.fullmatch(r"\d+(\.\d)?%", page.inner_text("#stat-score"))
@@ -258,7 +258,7 @@ def _data_browser(page: Any, server: LiveServer, pid: int, labeled: list[str], s
     assert page.locator("#items tbody tr").count() == 50  # one page
     page.select_option("select[name=split]", "pool")
     page.select_option("select[name=label]", "__unlabeled__")
-    page.wait_for_function("document.querySelector('#count').textContent.startsWith('"
+    page.wait_for_function("() => document.querySelector('#count').textContent.startsWith('"
                            f"{_metrics(page, server, pid)['n_pool'] - N_LABELS} item')")
     page.select_option("select[name=label]", "")
     page.select_option("select[name=sort]", "confidence")
@@ -456,7 +456,7 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     assert page.input_value("select[name=import_labels]") == "evaluation"  # label the pool here
     screenshot(page, "wizard-catalogue")
     page.click("#next")
-    page.wait_for_function("document.querySelector('#labels-input').value.split('\\n').length === 10")
+    page.wait_for_function("() => document.querySelector('#labels-input').value.split('\\n').length === 10")
     page.click("#next")
     page.click("#next")
     page.click("#create")

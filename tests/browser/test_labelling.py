@@ -132,7 +132,7 @@ def _press(page: Any, key: str, before: int) -> int:
 
 
 def _wait_saved(page: Any, timeout: float = 20_000) -> None:
-    page.wait_for_function("document.querySelector('#label-view').dataset.outbox === '0'",
+    page.wait_for_function("() => document.querySelector('#label-view').dataset.outbox === '0'",
                            timeout=timeout)
     assert page.inner_text("#status") == "saved"
 
@@ -199,7 +199,7 @@ def test_label_twenty_with_the_keyboard(page: Any, live_server: LiveServer, tmp_
     sugg = page.inner_text("#suggestion")
     assert "%" in sugg and any(lab in sugg for lab in LABELS), sugg
     assert "model v" in page.inner_text("#why")
-    page.wait_for_function("document.querySelector('#model-version').textContent.startsWith('v')")
+    page.wait_for_function("() => document.querySelector('#model-version').textContent.startsWith('v')")
     assert len(page.evaluate("window.labellaTimings")) == max(20, suggested_at)
     screenshot(page, "label-suggestion")
 
@@ -291,14 +291,14 @@ def test_outbox_survives_network_failures_and_a_reload(offline_page: Any, live_s
     for key in "1212":
         answered.append(current)
         current = _press(page, key, current)
-    page.wait_for_function("document.querySelector('#status').dataset.state === 'offline'")
+    page.wait_for_function("() => document.querySelector('#status').dataset.state === 'offline'")
     assert page.inner_text("#status") == "offline — retrying · 4 waiting"
     screenshot(page, "label-offline")
     assert _labels(live_server, pid) == {}
     # a reload keeps the outbox (localStorage) and shows other items than the unsaved ones
     current = _open(page, live_server, pid)
     assert current not in answered
-    page.wait_for_function("document.querySelector('#label-view').dataset.outbox === '4'")
+    page.wait_for_function("() => document.querySelector('#label-view').dataset.outbox === '4'")
     # the network is back, but the first two responses get lost on the way back: the
     # server has those answers, the page retries them, and the request ids keep them single
     lost = {"n": 0}
@@ -374,7 +374,7 @@ def test_images_and_nothing_left(page: Any, live_server: LiveServer, tmp_path: P
     pid = _project(live_server, folder, name="Hands", labels=["zero", "one", "two"], task="image")
     current = _open(page, live_server, pid)
     img = page.locator("#item-image img")
-    page.wait_for_function("document.querySelector('#item-image img').complete")
+    page.wait_for_function("() => document.querySelector('#item-image img').complete")
     assert img.evaluate("i => i.naturalWidth") == 100
     box = img.bounding_box()
     assert box is not None and box["height"] > 300  # scaled up to fit the view

@@ -52,7 +52,7 @@ def test_one_time_login_link(client: TestClient) -> None:
 def test_cookie_alone_cannot_change_through_the_api(client: TestClient) -> None:
     client.post("/login", data={"username": "admin", "password": "correct horse"})
     body = {"name": "x", "task": "text", "labels": ["a", "b"], "featuriser": "hashing"}
-    assert client.post("/api/projects", json=body).status_code == 401
+    assert client.post("/api/projects", json=body).status_code == 403
     assert client.post("/api/projects", json=body, headers={"X-Labella-CSRF": "1"}).status_code == 201
     assert client.get("/api/projects").status_code == 200
 

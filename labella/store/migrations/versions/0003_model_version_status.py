@@ -1,7 +1,7 @@
 """model versions: a status, so that a retrain's version is invisible until complete
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_web_sessions
 Create Date: 2026-12-05 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002_web_sessions'
 branch_labels = None
 depends_on = None
 
