@@ -12,6 +12,7 @@ A handler is a plain function of a context::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -225,8 +226,17 @@ class JobContext:
                 self._lost()
 
 
+_ABS_PATH = re.compile(r"""(?<![\w.:/])(?:/[^\s/'"]+)+/([^\s/'"]+)""")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute server path cut to its last part (members of a project
+    read job errors; where the server keeps its files is not theirs to see)."""
+    return _ABS_PATH.sub(lambda m: m.group(1), text)
+
+
 def describe_error(exc: BaseException) -> str:
-    """``"ExceptionType: message"`` on one line, for a job's ``error``."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    """``"ExceptionType: message"`` on one line, for a job's ``error`` (no server paths)."""
+    text = " ".join(line.strip() for line in hide_paths(str(exc)).splitlines() if line.strip())
     out = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return out if len(out) <= ERROR_LINE_MAX_CHARS else out[: ERROR_LINE_MAX_CHARS - 1] + "…"

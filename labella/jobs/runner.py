@@ -10,9 +10,9 @@ the service layer registers the handlers. A handler is a plain function::
         return {"model_version": 7}                     # becomes the job's result
 
 Returning means the job ``succeeded``; raising :class:`JobCancelled` means
-``cancelled``; any other exception means ``failed`` (one line in ``error``; the
-traceback in the job's log, unless it is a :class:`~labella.errors.LabellaError`: bad
-input that its message says all about). While a handler runs, a heartbeat thread keeps the
+``cancelled``; any other exception means ``failed`` (one line in ``error``, server paths
+cut to file names; the traceback goes to the server's log only, as the job's log is read
+by project members). While a handler runs, a heartbeat thread keeps the
 row's ``heartbeat_at`` fresh so that :meth:`JobQueue.recover` can tell a live job
 from one whose process died.
 """
@@ -24,7 +24,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Iterable
 
@@ -276,8 +275,10 @@ class LocalWorker:
         except Exception as exc:
             ctx.flush()
             logger.warning("job %d (%s) failed", job_id, entry.kind, exc_info=True)
-            if not isinstance(exc, LabellaError):  # bad input is said in words, not a traceback
-                self.queue.log(job_id, "".join(traceback.format_exception(exc)).rstrip())
+            if not isinstance(exc, LabellaError):  # bad input is said in words
+                # the traceback stays in the server's log: project members read this one
+                self.queue.log(job_id, f"unexpected {type(exc).__name__}; the server's log "
+                                       f"has the details under job {job_id}")
             return self.queue.fail(job_id, describe_error(exc), worker_id=worker_id)
         ctx.flush()
         try:
