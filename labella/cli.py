@@ -71,7 +71,12 @@ def _featurise(items: list[str], modality: Modality, featuriser: str | None, cac
     from labella.features.cache import EmbeddingCache
     from labella.features.registry import default_featuriser, get_featuriser
 
-    feat = get_featuriser(featuriser) if featuriser else default_featuriser(modality)
+    corpus = items if modality == "text" else None  # a corpus-dependent fallback fits on them
+    if featuriser == "tfidf":
+        feat = get_featuriser(featuriser, corpus=corpus)
+    else:
+        feat = get_featuriser(featuriser) if featuriser else default_featuriser(modality,
+                                                                               corpus=corpus)
     task = progress.add_task(f"featurising ({feat.key})", total=len(items))
     cache = EmbeddingCache(cache_dir or _default_cache_dir() / "embeddings")
 

@@ -129,6 +129,37 @@ def get_featuriser(name: str, **kwargs: Any) -> Featuriser:
     return REGISTRY.get(name, **kwargs)
 
 
+def default_featuriser_name(
+    modality: Modality, *, corpus_free: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[str, str | None]:
+    """The name of the best featuriser that can run here for ``modality``, and why the
+    preferred one cannot (``None`` when it can).
+
+    ``minilm`` / ``efficientnet_lite0`` when their packages are installed (or their ONNX
+    export is cached); otherwise ``tfidf`` for text (fitted on the data at hand), or
+    ``hashing`` with ``corpus_free`` (a server project's featuriser must not depend on
+    the texts seen so far: imports keep adding to them), and ``pixels`` for images.
+    """
+    if modality == "text":
+        ok, why = minilm_available(cache_dir)
+        return ("minilm", None) if ok else ("hashing" if corpus_free else "tfidf", why)
+    if modality == "image":
+        ok, why = effnet_available(cache_dir)
+        return ("efficientnet_lite0", None) if ok else ("pixels", why)
+    raise ValueError(f"modality must be 'text' or 'image', got {modality!r}")
+
+
+def fallback_warning(modality: Modality, name: str, why: str) -> str:
+    """The one-line warning when the default backbone cannot run here."""
+    what = {"tfidf": "TF-IDF + SVD", "hashing": "hashed n-grams",
+            "pixels": "raw pixels"}.get(name, name)
+    extra = "text" if modality == "text" else "image"
+    backbone = "MiniLM text" if modality == "text" else "EfficientNet-Lite0 image"
+    return (f"{backbone} embeddings unavailable ({why}); using {what}, which is weaker. "
+            f"Install them with: pip install 'labella[{extra}]'")
+
+
 def default_featuriser(
     modality: Modality,
     *,
@@ -141,18 +172,10 @@ def default_featuriser(
     (or their ONNX export is already cached); otherwise the torch-free fallback (``tfidf``,
     fitted on ``corpus`` if given, or ``pixels``) with a logged warning.
     """
-    if modality == "text":
-        ok, why = minilm_available(cache_dir)
-        if ok:
-            return MiniLMFeaturiser(cache_dir=cache_dir)
-        log.warning("MiniLM text embeddings unavailable (%s); falling back to TF-IDF + SVD, "
-                    "which is weaker. Install them with: pip install 'labella[text]'", why)
-        return _tfidf(corpus=corpus)
-    if modality == "image":
-        ok, why = effnet_available(cache_dir)
-        if ok:
-            return EfficientNetLite0Featuriser(cache_dir=cache_dir)
-        log.warning("EfficientNet-Lite0 image embeddings unavailable (%s); falling back to raw "
-                    "pixels, which are weaker. Install them with: pip install 'labella[image]'", why)
-        return PixelFeaturiser()
-    raise ValueError(f"modality must be 'text' or 'image', got {modality!r}")
+    name, why = default_featuriser_name(modality, cache_dir=cache_dir)
+    if name == "minilm":
+        return MiniLMFeaturiser(cache_dir=cache_dir)
+    if name == "efficientnet_lite0":
+        return EfficientNetLite0Featuriser(cache_dir=cache_dir)
+    log.warning(fallback_warning(modality, name, why or ""))
+    return _tfidf(corpus=corpus) if name == "tfidf" else PixelFeaturiser()

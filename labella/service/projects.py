@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from labella.al.pipelines import HEAD_FACTORIES, known_names, pipeline_for
 from labella.al.strategies import REGISTRY
 from labella.config import REQUEST_LIMITS as LIMITS
 from labella.features.registry import REGISTRY as FEATURISERS
+from labella.features.registry import default_featuriser_name, fallback_warning
 from labella.service import auth
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
 from labella.service.state import DEFAULT_SETTINGS, project_settings
@@ -27,7 +29,19 @@ NOT_FOR_PROJECTS = frozenset({"tfidf", "sentence_transformer"})
 """Featurisers a server project cannot use: TF-IDF is fitted on a corpus (its vocabulary
 would change with each import; ``labella simulate`` can use it), and a local model directory
 is named per call, not per project."""
+log = logging.getLogger(__name__)
+
 DEFAULT_FEATURISER = {"text": "minilm", "image": "efficientnet_lite0"}
+"""A new project's featuriser where its packages are installed (else :func:`default_project_featuriser`'s fallback)."""
+
+
+def default_project_featuriser(task: str) -> str:
+    """``DEFAULT_FEATURISER[task]`` if it can run here, else the torch-free fallback a
+    project can use (``hashing`` for text, ``pixels`` for images), with a one-line warning."""
+    name, why = default_featuriser_name(task, corpus_free=True)  # type: ignore[arg-type]
+    if why is not None:
+        log.warning(fallback_warning(task, name, why))  # type: ignore[arg-type]
+    return name
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,7 @@ def create_project(s: Session, user: auth.UserPublic, *, name: str, task: str,
     if task not in TASKS:
         raise InvalidRequestError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     names = check_labels(labels, multi_label=multi_label)
-    feat = featuriser or DEFAULT_FEATURISER[task]
+    feat = featuriser or default_project_featuriser(task)
     usable = [n for n in FEATURISERS.names(task) if n not in NOT_FOR_PROJECTS]  # type: ignore[arg-type]
     if feat not in usable:
         raise InvalidRequestError(

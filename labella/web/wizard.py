@@ -27,6 +27,7 @@ from labella.al.pipelines import (
 )
 from labella.al.strategies import REGISTRY as STRATEGIES
 from labella.features.registry import REGISTRY as FEATURISERS
+from labella.features.registry import default_featuriser_name
 from labella.ingest.catalogue import list_catalogue
 from labella.ingest.records import TEST_SPLITS, TRAIN_SPLITS
 from labella.service import auth
@@ -131,8 +132,10 @@ def model_choices() -> ModelChoices:
     cold = [Choice("random", "Uniform random first batch.")]
     cold += [Choice(i.name, i.description, i.single_label, i.multi_label)
              for i in STRATEGIES if i.cold_start]
-    return ModelChoices(strategies, head_list, feats, cold, DEFAULT_STRATEGY,
-                        dict(DEFAULT_FEATURISER), dict(DEFAULT_SETTINGS))
+    defaults = {m: default_featuriser_name(m, corpus_free=True)[0]  # type: ignore[arg-type]
+                for m in DEFAULT_FEATURISER}  # what runs here: the fallback without the extras
+    return ModelChoices(strategies, head_list, feats, cold, DEFAULT_STRATEGY, defaults,
+                        dict(DEFAULT_SETTINGS))
 
 
 SPLIT_NAMES = {"evaluation": sorted(TEST_SPLITS), "pool": sorted(TRAIN_SPLITS)}

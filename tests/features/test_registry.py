@@ -70,7 +70,7 @@ def test_default_falls_back_with_a_warning(
         image = default_featuriser("image")
     assert isinstance(text, TfidfSvdFeaturiser) and text.fitted
     assert isinstance(image, PixelFeaturiser)
-    assert "falling back to TF-IDF" in caplog.text and "labella[image]" in caplog.text
+    assert "using TF-IDF + SVD" in caplog.text and "labella[image]" in caplog.text
     with pytest.raises(ValueError, match="modality"):
         default_featuriser("audio")  # type: ignore[arg-type]
 
