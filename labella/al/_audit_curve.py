@@ -16,17 +16,17 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from labella.al.heads import Head, logistic_regression
+from labella.al.heads import Head, SklearnHead, logistic_regression
 
 FOLDS = 5
-REPEATS = 4          # emulated random samples per curve point
-POINTS = 7           # curve points (geometric in the number of labels)
-DRAWS = 300          # Bayesian-bootstrap draws
+POINTS = 6           # curve points (geometric in the number of labels)
+DRAWS = 400          # Bayesian-bootstrap draws for the head's score
+REPLICATES = 20      # of which this many also get their own random learning curve
+SHAPES_PER_REPLICATE = 20  # curve shapes drawn from each replicate's posterior
 A_SAMPLE = 200       # at most this many strategy picks are scored (their part is ``f``)
 NOISE_FLOOR = 0.015  # misfit allowed between the curve family and the measured points
 PSEUDO = np.array([[1.0], [0.0]])                     # right / wrong (single-label)
 PSEUDO_ML = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])  # (tp, fp, fn) per pseudo-row
-
 
 @dataclass(frozen=True)
 class ScoreSums:
@@ -122,70 +122,101 @@ def cross_fit(head: Head, X: np.ndarray, y: np.ndarray, audit: np.ndarray, *,
     return ScoreSums(out_R, out_A, multi_label)
 
 
+
 @dataclass(frozen=True)
 class RandomCurve:
-    """Plain logistic regression on emulated random samples.
+    """Plain logistic regression on emulated random samples, one curve per replicate.
 
-    ``ks``: ``(P,)`` sample sizes; ``R_stats``: ``(P, REPEATS, m, s)`` statistics on the
-    audit rows, NaN where the row was in the training sample; ``A_score``: ``(P, REPEATS, s)``
-    mean statistics on held-out strategy picks; ``floor``: the score of a model that
-    knows nothing (majority class, or no label at all).
+    ``ks``: ``(P,)`` sample sizes; ``points``: ``(C, P)`` the score on the pool of a model
+    trained on a random sample of each size, per bootstrap replicate; ``floor``: the score
+    of a model that knows nothing (chance among the classes; no label, multi-label).
     """
 
     ks: np.ndarray
-    R_stats: np.ndarray
-    A_stats: np.ndarray
+    points: np.ndarray
     floor: float
 
 
-def fit_random_curve(X: np.ndarray, y: np.ndarray, audit: np.ndarray, *, n_classes: int,
-                     multi_label: bool, share_other: float,
+def fit_random_curve(X: np.ndarray, y: np.ndarray, audit: np.ndarray, W: np.ndarray, *,
+                     n_classes: int, multi_label: bool, share_other: float,
                      rng: np.random.Generator) -> RandomCurve:
     """Learning curve of random sampling, measured on the labelled rows.
 
     A uniform sample of ``k`` pool items holds about ``k * f`` strategy picks and the
     rest from outside them; the audit rows are a uniform sample of the latter, and every
     strategy pick is labelled, so such a sample can be drawn from the labelled rows for
-    ``k`` up to about the number of audit rows. Each is scored on the audit rows and
-    strategy picks it did not train on.
+    ``k`` up to about the number of audit rows. In replicate ``b`` the audit rows carry
+    the Bayesian-bootstrap weights ``W[b]`` (``(C, m + 2)``, the last two for the
+    pseudo-rows): training samples (nested, growing with ``k``) are drawn in proportion to
+    them and scored with them on the audit rows left out, so the curve varies as it would
+    with another audit sample (its class mix included), not only with another scoring
+    sample.
     """
     R = np.flatnonzero(audit)
     A = np.flatnonzero(~audit)
     m = len(R)
-    s = 3 if multi_label else 1
+    pseudo = PSEUDO_ML if multi_label else PSEUDO
     k_max = max(2, int(0.75 * m / max(1e-9, 1.0 - share_other)))
     ks = np.unique(np.geomspace(2, k_max, POINTS).round().astype(int))
-    R_stats = np.full((len(ks), REPEATS, m, s), np.nan)
-    A_stats = np.zeros((len(ks), REPEATS, s))
     A_eval = rng.choice(A, size=min(len(A), A_SAMPLE), replace=False) if len(A) else A
+    points = np.zeros((len(W), len(ks)))
     with threadpool_limits(1):
-        for p, k in enumerate(ks):
-            for r in range(REPEATS):
-                k_a = min(len(A), int(rng.binomial(k, share_other))) if len(A) else 0
+        for b, w in enumerate(W):
+            # nested samples: the first k of a weighted random order of the audit rows
+            # (Gumbel top-k: drawn without replacement in proportion to w) and of the others
+            order_R = np.argsort(-(np.log(w[:m]) + rng.gumbel(size=m)))
+            order_A = rng.permutation(A)
+            prev: LogisticRegression | None = None
+            for j, k in enumerate(ks):
+                k_a = min(len(A), round(k * share_other))
                 k_r = min(m - 1, k - k_a)
-                tr_R = rng.choice(m, size=k_r, replace=False)
-                tr_A = rng.choice(A, size=k_a, replace=False) if k_a else np.empty(0, dtype=int)
-                rows = np.concatenate([R[tr_R], tr_A])
-                model = logistic_regression(n_classes, multi_label=multi_label).fit(X[rows], y[rows])
-                held = np.setdiff1d(np.arange(m), tr_R)
-                R_stats[p, r, held] = _stats(model, X[R[held]], y[R[held]], multi_label)
+                tr_A = order_A[:k_a]
+                rows = np.concatenate([R[order_R[:k_r]], tr_A])
+                model, prev = _plain_fit(X[rows], y[rows], prev, n_classes, multi_label)
+                held = order_R[k_r:]
+                stats = np.vstack([_stats(model, X[R[held]], y[R[held]], multi_label), pseudo])
+                wh = np.concatenate([w[held], w[m:]])
+                r_part = (wh[:, None] * stats).sum(0) / wh.sum()
                 a_held = A_eval[~np.isin(A_eval, tr_A)]
-                if len(a_held):
-                    A_stats[p, r] = _stats(model, X[a_held], y[a_held], multi_label).mean(0)
-    if multi_label:
-        floor = 0.0
-    else:
-        floor = float(np.bincount(y[R], minlength=n_classes).max() / m)
-    return RandomCurve(ks, R_stats, A_stats, floor)
+                a_part = (_stats(model, X[a_held], y[a_held], multi_label).mean(0)
+                          if len(a_held) else np.zeros(stats.shape[1]))
+                points[b, j] = metric((1 - share_other) * r_part + share_other * a_part,
+                                      multi_label)
+    # the score of a model that knows nothing: 1 / classes (not the majority share of the
+    # audit rows: with 30 of them that is too noisy to pin a curve to), no label at all
+    floor = 0.0 if multi_label else 1.0 / n_classes
+    return RandomCurve(ks, points, floor)
 
 
-def _weighted_mean(stats: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``stats`` ``(..., m, s)`` with NaN rows; ``W`` ``(B, m)`` -> ``(B, ..., s)``."""
-    ok = ~np.isnan(stats[..., 0])
-    vals = np.nan_to_num(stats)
-    num = np.einsum("bm,...ms->b...s", W, vals)
-    den = np.einsum("bm,...m->b...", W, ok.astype(float))
-    return num / np.maximum(den, 1e-12)[..., None]
+def _plain_fit(X: np.ndarray, y: np.ndarray, prev: LogisticRegression | None, n_classes: int,
+               multi_label: bool) -> tuple[Head, LogisticRegression | None]:
+    """Plain logistic regression (``C=1``: the random baseline's head) on ``X, y``; a
+    single-label fit starts from ``prev``'s solution when it saw the same classes (the
+    samples are nested, so it is close)."""
+    if multi_label or len(np.unique(y)) < 2:
+        return logistic_regression(n_classes, multi_label=multi_label).fit(X, y), None
+    est = LogisticRegression(C=1.0, max_iter=1000, tol=1e-3, warm_start=True)
+    if prev is not None and np.array_equal(prev.classes_, np.unique(y)):
+        est.coef_, est.intercept_ = prev.coef_.copy(), prev.intercept_.copy()
+    est.fit(X, y)
+    head = SklearnHead(est, n_classes)
+    head.classes_, head.model_ = est.classes_, est
+    return head, est
+
+
+def bootstrap_weights(m: int, rng: np.random.Generator, draws: int = DRAWS) -> np.ndarray:
+    """Bayesian-bootstrap weights over the ``m`` audit rows and two pseudo-rows at half
+    weight (one scored right and one wrong by every model: a Jeffreys-like prior, so 30
+    audit rows all right do not make an interval of zero width), shape ``(draws, m + 2)``."""
+    return rng.dirichlet(np.concatenate([np.ones(m), [0.5, 0.5]]), size=draws)
+
+
+def head_scores(sums: ScoreSums, W: np.ndarray, share_other: float) -> np.ndarray:
+    """The head's score on the pool under each row of weights ``W``, shape ``(B,)``."""
+    pseudo = PSEUDO_ML if sums.multi_label else PSEUDO
+    R = np.vstack([sums.R, pseudo])
+    a_part = sums.A.mean(0) if len(sums.A) else np.zeros(sums.R.shape[1])
+    return metric((1 - share_other) * (W @ R) + share_other * a_part, sums.multi_label)
 
 
 def _grid(floor: float, n_pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,43 +230,33 @@ def _grid(floor: float, n_pool: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return A_.ravel(), B_.ravel(), K_.ravel()
 
 
-def random_labels_for(sums: ScoreSums, curve: RandomCurve, *, share_other: float, n_pool: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of (the head's score on the pool, labels random sampling needs for it).
 
-    Each draw reweights the audit rows (Bayesian bootstrap: the head's score and the
-    random curve see the same weights, so their errors are paired), then draws a curve
-    shape from its posterior over :func:`_grid` given the reweighted curve points and
-    inverts it at the head's score. More than ``n_pool`` labels is ``inf``.
+
+def random_labels_for(score: np.ndarray, curve: RandomCurve, *, n_pool: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Labels random sampling needs to reach ``score[b]`` (``(C,)``, the head's score
+    under replicate ``b``'s weights), :data:`SHAPES_PER_REPLICATE` draws per replicate,
+    shape ``(C * SHAPES_PER_REPLICATE,)``.
+
+    For each replicate, curve shapes are drawn from their posterior over :func:`_grid`
+    given that replicate's curve points (the spread of the points over replicates is
+    their noise), and inverted at its score; more than ``n_pool`` labels is ``inf``.
     """
-    f, ml = share_other, sums.multi_label
-    m = sums.R.shape[0]
-    # two pseudo-rows at half weight, one scored right and one wrong by every model (a
-    # Jeffreys-like prior): 30 audit rows all right do not make an interval of zero width
-    pseudo = PSEUDO_ML if ml else PSEUDO
-    R = np.vstack([sums.R, pseudo])
-    R_curve = np.concatenate(
-        [curve.R_stats, np.broadcast_to(pseudo, (*curve.R_stats.shape[:2], *pseudo.shape))],
-        axis=2)
-    W = rng.dirichlet(np.concatenate([np.ones(m), [0.5, 0.5]]), size=DRAWS)
-    a_part = sums.A.mean(0) if len(sums.A) else np.zeros(sums.R.shape[1])
-    score = metric((1 - f) * (W @ R) + f * a_part, ml)                        # (B,)
-    pts = metric((1 - f) * _weighted_mean(R_curve, W) + f * curve.A_stats[None], ml)
-    pts = pts.mean(axis=2)                                                     # (B, P)
-    var = pts.var(axis=0) + NOISE_FLOOR**2                                     # (P,)
+    pts = curve.points                                                          # (C, P)
+    var = pts.var(axis=0) + NOISE_FLOOR**2                                      # (P,)
     a, beta, kappa = _grid(curve.floor, n_pool)
     lk = np.log(curve.ks.astype(float))
     shape = curve.floor + (a - curve.floor)[:, None] / (
-        1 + np.exp(-beta[:, None] * (lk[None, :] - kappa[:, None])))           # (G, P)
-    # squared misfit of every draw's points to every shape, (B, G), then one posterior
-    # sample per draw (Gumbel-max over the grid)
+        1 + np.exp(-beta[:, None] * (lk[None, :] - kappa[:, None])))            # (G, P)
     sse = ((pts**2 / var).sum(1)[:, None] - 2 * (pts / var) @ shape.T
-           + (shape**2 / var).sum(1)[None, :])
+           + (shape**2 / var).sum(1)[None, :])                                  # (C, G)
     logp = (-0.5 * sse).astype(np.float32)
-    g = np.argmax(logp + rng.gumbel(size=logp.shape).astype(np.float32), axis=1)
-    k_draws = np.array([_inverse(score[b], curve.floor, a[j], beta[j], kappa[j], n_pool)
-                        for b, j in enumerate(g)])
-    return score, k_draws
+    out: list[float] = []
+    for _ in range(SHAPES_PER_REPLICATE):  # one posterior sample per replicate (Gumbel-max)
+        g = np.argmax(logp + rng.gumbel(size=logp.shape).astype(np.float32), axis=1)
+        out += [_inverse(float(score[b]), curve.floor, a[j], beta[j], kappa[j], n_pool)
+                for b, j in enumerate(g)]
+    return np.asarray(out)
 
 
 def _inverse(s: float, floor: float, a: float, beta: float, kappa: float, n_pool: int) -> float:

@@ -53,7 +53,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from labella.al._audit_curve import ScoreSums, cross_fit, fit_random_curve, random_labels_for
+from labella.al._audit_curve import (
+    REPLICATES,
+    ScoreSums,
+    bootstrap_weights,
+    cross_fit,
+    fit_random_curve,
+    head_scores,
+    random_labels_for,
+)
 from labella.al.heads import Head
 from labella.al.types import Pool, QueryResult
 from labella.errors import DataError
@@ -72,6 +80,9 @@ FALLBACK_STRATEGY = "random"
 
 SWITCH_AFTER = 3
 """Consecutive ``losing`` estimates (at growing label counts) before :func:`should_switch`."""
+
+ESTIMATOR_VERSION = "2"
+"""Changes whenever :func:`estimate`'s method does (benchmarks key stored runs by it)."""
 
 Verdict = Literal["winning", "losing", "unclear"]
 
@@ -197,6 +208,13 @@ class AuditEstimate:
         return {k: ("inf" if isinstance(v, float) and math.isinf(v) else v)
                 for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditEstimate:
+        """The inverse of :meth:`as_dict` (extra keys are ignored)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: (math.inf if v == "inf" else v)  # type: ignore[arg-type]
+                      for k, v in d.items() if k in names})
+
 
 def estimate(X: np.ndarray, y: np.ndarray, audit: np.ndarray, *, n_pool: int, n_classes: int,
              head: Head | None = None, multi_label: bool = False, level: float = LEVEL,
@@ -235,16 +253,18 @@ def estimate(X: np.ndarray, y: np.ndarray, audit: np.ndarray, *, n_pool: int, n_
     rng = np.random.default_rng(seed)
     share_other = (n - m) / n_pool  # the strategy's picks, as a share of the pool
     sums: ScoreSums = cross_fit(head, X, y, audit, rng=rng)
-    curve = fit_random_curve(X, y, audit, n_classes=n_classes, multi_label=multi_label,
-                             share_other=share_other, rng=rng)
-    draws = random_labels_for(sums, curve, share_other=share_other, n_pool=n_pool, rng=rng)
+    W = bootstrap_weights(m, rng)
+    score_draws = head_scores(sums, W, share_other)
+    curve = fit_random_curve(X, y, audit, W[:REPLICATES], n_classes=n_classes,
+                             multi_label=multi_label, share_other=share_other, rng=rng)
+    k_draws = random_labels_for(score_draws[:REPLICATES], curve, n_pool=n_pool, rng=rng)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    score_draws, k_draws = draws
     score, s_lo, s_hi = _quantiles(score_draws, (0.5, lo_q, hi_q))
     k_mid, k_lo, k_hi = _quantiles(k_draws, (0.5, lo_q, hi_q))
     saved = (k_mid - n, k_lo - n, k_hi - n)
     verdict: Verdict = "winning" if saved[1] > 0 else "losing" if saved[2] < 0 else "unclear"
-    return AuditEstimate(n_labels=n, n_audit=m, metric=metric, level=level, score=score, score_low=s_lo, score_high=s_hi,
+    return AuditEstimate(n_labels=n, n_audit=m, metric=metric, level=level, score=score,
+                         score_low=s_lo, score_high=s_hi,
                          random_labels=k_mid, random_labels_low=k_lo, random_labels_high=k_hi,
                          labels_saved=saved[0], labels_saved_low=saved[1],
                          labels_saved_high=saved[2], verdict=verdict,
