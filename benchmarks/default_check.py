@@ -71,7 +71,6 @@ CANDIDATES: dict[str, Pipeline] = {
     "margin-tuned-no-audit": replace(_default, audit_share=0.0, switch_when_losing=False),
     "margin-tuned-audit05": replace(_default, audit_share=0.05),
     "margin-tuned-audit20": replace(_default, audit_share=0.2),
-    "margin-tuned-prior": replace(_default, prior_from_audit=True),
 }
 """Pipelines by name (``labella`` is the default as shipped)."""
 

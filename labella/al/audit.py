@@ -290,14 +290,6 @@ def _reason(verdict: Verdict, saved: tuple[float, float, float], m: int, level: 
     return f"not yet clear whether active learning beats random sampling: labels saved {span}"
 
 
-def class_prior(y_audit: np.ndarray, n_classes: int) -> np.ndarray:
-    """The pool's class prior from the audit rows' labels (``(m,)`` class indices), with
-    half a count added to every class (Jeffreys): for :meth:`~labella.al.tuned.
-    TunedLogisticHead.set_class_prior`, so that a class-balanced head predicts for accuracy."""
-    counts = np.bincount(np.asarray(y_audit, dtype=np.int64), minlength=n_classes)[:n_classes]
-    return np.asarray((counts + 0.5) / (counts.sum() + 0.5 * n_classes))
-
-
 def should_switch(history: Sequence[AuditEstimate], *, after: int = SWITCH_AFTER) -> bool:
     """Whether to switch to :data:`FALLBACK_STRATEGY`: the last ``after`` estimates, at
     growing label counts, all said ``losing`` (one interval can miss; three in a row

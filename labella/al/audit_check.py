@@ -38,11 +38,6 @@ class AuditTrack:
         self.rows.extend(int(i) for i in indices)
         self.flags.extend(bool(f) for f in flags)
 
-    def class_prior(self, y: np.ndarray, n_classes: int) -> np.ndarray:
-        """:func:`labella.al.audit.class_prior` of the audit rows so far."""
-        rows = np.asarray(self.rows)[np.asarray(self.flags, dtype=bool)]
-        return audit.class_prior(y[rows], n_classes)
-
     def due(self, n_labels: int, last: bool) -> bool:
         if self.share <= 0:
             return False

@@ -69,8 +69,6 @@ class Pipeline:
             (:mod:`labella.al.audit`); 0 = no audit.
         switch_when_losing: switch to random sampling when the audit says active
             learning is losing (:func:`labella.al.audit.should_switch`).
-        prior_from_audit: a head with ``set_class_prior`` predicts with the class prior of
-            the uniformly drawn labels (:func:`labella.al.audit.class_prior`).
     """
 
     strategy: str
@@ -79,7 +77,6 @@ class Pipeline:
     strategy_params: dict[str, Any] = field(default_factory=dict)
     audit_share: float = 0.0
     switch_when_losing: bool = False
-    prior_from_audit: bool = False
 
     def make_head(self, n_classes: int, multi_label: bool) -> Head:
         if self.head not in HEAD_FACTORIES:

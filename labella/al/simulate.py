@@ -102,8 +102,6 @@ def run_curve(
     head = pipeline.make_head(n_classes, multi_label)
     for i, n_labeled in enumerate(points):
         head = _fit(head, pool)
-        if pipeline.prior_from_audit and hasattr(head, "set_class_prior") and not multi_label:
-            head.set_class_prior(track.class_prior(y_pool, n_classes))
         labels.append(n_labeled)
         scores.append(_score(head, X_test, y_test, multi_label=multi_label))
         if track.due(n_labeled, last=i + 1 == len(points)):

@@ -104,7 +104,6 @@ class TunedLogisticHead(SklearnHead):
         self.C_ = C
         self.tuned_at_ = 0
         self.n_pseudo_ = 0
-        self.class_prior_: np.ndarray | None = None
         super().__init__(self._estimator(C), n_classes, multi_label=multi_label)
 
     @staticmethod
@@ -118,7 +117,6 @@ class TunedLogisticHead(SklearnHead):
                           one_se=self.one_se, self_train_below=self.self_train_below,
                           pseudo_per_class=self.pseudo_per_class, pseudo_weight=self.pseudo_weight)
         twin.C_, twin.tuned_at_ = self.C_, self.tuned_at_
-        twin.class_prior_ = self.class_prior_
         twin.estimator = self._estimator(self.C_)
         return twin
 
@@ -193,41 +191,12 @@ class TunedLogisticHead(SklearnHead):
 
     def for_queries(self) -> Head:
         """The head query strategies should score with: this one fitted on the labels
-        alone (without its pseudo-labels, when it has any), class-balanced (without the
-        class prior of :meth:`set_class_prior`)."""
-        if not self.n_pseudo_ and self.class_prior_ is None:
+        alone (without its pseudo-labels, when it has any)."""
+        if not self.n_pseudo_:
             return self
         view = SklearnHead(self._estimator(self.C_), self.n_classes)
-        view.classes_ = self.classes_
-        view.model_ = self.labels_only_ if self.n_pseudo_ else self.model_
+        view.classes_, view.model_ = self.classes_, self.labels_only_
         return view
-
-    def set_class_prior(self, prior: np.ndarray | None) -> None:
-        """Predict for accuracy on a pool with this class prior (``(n_classes,)``, e.g.
-        :func:`labella.al.audit.class_prior` of a uniform sample); ``None``: as trained.
-
-        The head is fitted with balanced class weights, so its probabilities assume equal
-        classes; multiplying them by the pool's prior and renormalising gives the
-        accuracy-optimal prediction (Saerens et al. 2002). The prior must come from a
-        uniform sample of the pool, never from the labels active learning chose: those
-        concentrate on the boundary (docs/default-strategy.md §7 and §9). Queries keep the
-        balanced probabilities (:meth:`for_queries`). Single-label only.
-        """
-        if prior is None or self.multi_label:
-            self.class_prior_ = None
-            return
-        p = np.asarray(prior, dtype=float)
-        if p.shape != (self.n_classes,) or (p < 0).any() or p.sum() <= 0:
-            raise ValueError(f"class prior must be {self.n_classes} non-negative numbers")
-        self.class_prior_ = p / p.sum()
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        proba = super().predict_proba(X)
-        if self.class_prior_ is None:
-            return proba
-        q = proba * self.class_prior_[None, :]
-        total = q.sum(axis=1, keepdims=True)
-        return np.asarray(np.where(total > 0, q / np.where(total > 0, total, 1.0), proba))
 
     def _self_train(self, X: np.ndarray, y: np.ndarray, unlabeled: np.ndarray) -> None:
         """Refit once with the pool items the fitted model is surest of, per predicted class."""

@@ -196,26 +196,3 @@ def test_pseudo_labels_change_the_first_checkpoint_only(monkeypatch: pytest.Monk
     assert with_pool.labels == without.labels
     assert with_pool.scores[0] != without.scores[0]
     assert with_pool.scores[1:] == without.scores[1:]
-
-
-def test_class_prior_turns_balanced_predictions_into_accuracy_ones() -> None:
-    from labella.al.audit import class_prior
-
-    rng = np.random.default_rng(0)
-    # two overlapping classes, 1:9 in the pool
-    y = (rng.random(4000) < 0.1).astype(np.int64)
-    X = (rng.normal(size=(4000, 8)) + y[:, None] * 1.0).astype(np.float32)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    train, test = np.arange(300), np.arange(300, 4000)
-    head = TunedLogisticHead(2).fit(X[train], y[train])
-    plain = (head.predict(X[test]) == y[test]).mean()
-    balanced_proba = head.predict_proba(X[test])
-    head.set_class_prior(class_prior(y[train][:60], 2))  # a uniform sample's labels
-    assert (head.predict(X[test]) == y[test]).mean() > plain + 0.02
-    np.testing.assert_allclose(head.for_queries().predict_proba(X[test]), balanced_proba)
-    assert head.clone().class_prior_ is not None
-    head.set_class_prior(None)
-    np.testing.assert_allclose(head.predict_proba(X[test]), balanced_proba)
-    with pytest.raises(ValueError, match="class prior"):
-        head.set_class_prior(np.array([1.0, 2.0, 3.0]))
-    np.testing.assert_allclose(class_prior(np.array([0, 0, 0, 1]), 3), [3.5 / 5.5, 1.5 / 5.5, 0.5 / 5.5])
