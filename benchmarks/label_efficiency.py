@@ -40,7 +40,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import peers
+from benchmarks import peers, tasks
 from labella import datafiles
 from labella.al import metrics
 from labella.al.pipelines import DEFAULT_STRATEGY, Pipeline, pipeline_for
@@ -83,10 +83,13 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("tiled_sign_digits", None, 1500, 20),
     )
 }
+DATASETS.update({name: DatasetSpec(name, None, budget, batch)
+                 for name, (budget, batch) in tasks.BUDGETS.items()})
 """Budgets are set so that random sampling reaches 95 % of the full-pool score (measured
 with 3 seeds: CR 180, MPQA 350, TREC 990, signs 930, SemEval 2250, tiles 1210 labels).
 ``topic_trec_fine`` is TREC with its 50 fine question types (the data's ``label_fine``
-column) as the label: a task no choice of the default was made on."""
+column) as the label: a task no choice of the default was made on. The sub-tasks and the
+package-shipped set of ``benchmarks/tasks.py`` follow."""
 
 
 def cache_root() -> Path:
@@ -116,6 +119,8 @@ def dataset_path(spec: DatasetSpec, cache: Path) -> Path:
         return spec.path
     if spec.name == "topic_trec_fine":
         return trec_fine(cache)
+    if spec.name in tasks.BUILDERS:
+        return tasks.build(spec.name, cache)
     from benchmarks.make_tiled_images import make_tiled
 
     out = cache / "benchmarks" / "tiled_sign_digits"

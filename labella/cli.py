@@ -146,6 +146,29 @@ def _summary(result: dict) -> Table:
     return table
 
 
+def _audit_table(result: dict) -> Table | None:
+    """The live audit's last estimate per seed next to the truth the simulation knows."""
+    rows = [(name, i, run[-1]) for name, s in result["strategies"].items()
+            for i, run in enumerate(s.get("audit") or []) if run]
+    if not rows:
+        return None
+
+    def num(v: float | str | None) -> str:
+        return "more than the pool" if v == "inf" else "-" if v is None else f"{float(v):,.0f}"
+
+    table = Table(title="Live audit at the last checkpoint: labels saved vs random "
+                        "(estimate, 90% interval) and the truth")
+    for col in ("strategy", "seed", "labels", "audit labels", "estimate", "interval", "truth",
+                "covered", "verdict"):
+        table.add_column(col)
+    for name, seed, r in rows:
+        table.add_row(name, str(seed), str(r["n_labels"]), str(r["n_audit"]), num(r["labels_saved"]),
+                      f"{num(r['labels_saved_low'])} to {num(r['labels_saved_high'])}",
+                      num(r["true_labels_saved"]), {True: "yes", False: "no", None: "-"}[r["covered"]],
+                      r["verdict"])
+    return table
+
+
 @app.command("simulate")
 def simulate_cmd(
     data: Annotated[str, typer.Argument(help="What an import reads: a table (CSV, TSV, JSON, "
@@ -163,6 +186,8 @@ def simulate_cmd(
     out: Annotated[Path | None, typer.Option(help="Write the result JSON here.")] = None,
     featuriser: Annotated[str | None, typer.Option(help="Featuriser name (default: by task).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache directory.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Write an HTML report here (learning curves, labels to 95%, the audit vs the truth).")] = None,
 ) -> None:
     """Simulate labelling DATA with an oracle and compare strategies against random sampling."""
     if task not in (None, "text", "image"):
@@ -179,7 +204,15 @@ def simulate_cmd(
     if out:
         out.write_text(json.dumps(result, indent=1))
         console.print(f"wrote {out}")
+    if report:
+        from labella.al.report import write_report
+
+        write_report(report, result)
+        console.print(f"wrote {report}")
     Console().print(_summary(result))
+    audit_table = _audit_table(result)
+    if audit_table is not None:
+        Console().print(audit_table)
 
 
 @app.command("demo")
@@ -198,7 +231,7 @@ def demo_cmd(
     console.print(f"digits images in {folder}")
     simulate_cmd(str(folder), task="image", multi_label=False, strategies=None, budget=budget,
                  batch_size=20, initial=10, seeds=seeds, test_fraction=0.2, out=out,
-                 featuriser=featuriser, cache_dir=None)
+                 featuriser=featuriser, cache_dir=None, report=None)
 
 
 def _register_server_commands() -> None:

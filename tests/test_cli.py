@@ -32,3 +32,31 @@ def test_simulate_on_many_classes_prints_no_regression_warning(tmp_path: Path) -
     assert result["strategies"]["labella"]["labels"][-1] == 60
     assert "unique classes" not in proc.stderr
     assert "Warning" not in proc.stderr, proc.stderr
+
+
+def test_simulate_report_and_audit_next_to_the_truth(tmp_path: Path) -> None:
+    data = tmp_path / "two.csv"
+    rng = random.Random(1)
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        for i in range(400):
+            c = i % 2
+            w.writerow([f"{'good great fine' if c else 'bad awful poor'} w{rng.randrange(80)} "
+                        f"w{rng.randrange(80)} w{rng.randrange(80)}", ["neg", "pos"][c]])
+    out, report = tmp_path / "result.json", tmp_path / "report.html"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from labella.cli import main; main()", "simulate", str(data),
+         "--featuriser", "hashing", "--budget", "120", "--seeds", "2", "--out", str(out),
+         "--report", str(report)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    runs = result["strategies"]["labella"]["audit"]
+    assert len(runs) == 2 and runs[0][-1]["n_labels"] == 120
+    assert {"labels_saved", "labels_saved_low", "labels_saved_high", "true_labels_saved",
+            "covered", "verdict"} <= set(runs[0][-1])
+    assert "Live audit" in proc.stdout and "truth" in proc.stdout
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "Plotly.newPlot(\"curves\"" in page
+    assert "labels saved vs random" in page and "src=\"http" not in page  # offline: inlined JS

@@ -14,6 +14,7 @@ from typing import Any
 
 from sklearn.linear_model import LogisticRegression
 
+from labella.al.audit import DEFAULT_SHARE
 from labella.al.heads import Head, SklearnHead, logistic_regression, mlp, sgd
 from labella.al.strategies import REGISTRY
 from labella.al.tuned import TunedLogisticHead
@@ -64,12 +65,18 @@ class Pipeline:
         cold_start: registry name of the strategy that picks the first batch
             (before any label); ``None`` means uniform random.
         strategy_params: keyword arguments for the strategy.
+        audit_share: share of each batch drawn uniformly at random for the live audit
+            (:mod:`labella.al.audit`); 0 = no audit.
+        switch_when_losing: switch to random sampling when the audit says active
+            learning is losing (:func:`labella.al.audit.should_switch`).
     """
 
     strategy: str
     head: str = "logistic_regression"
     cold_start: str | None = None
     strategy_params: dict[str, Any] = field(default_factory=dict)
+    audit_share: float = 0.0
+    switch_when_losing: bool = False
 
     def make_head(self, n_classes: int, multi_label: bool) -> Head:
         if self.head not in HEAD_FACTORIES:
@@ -83,7 +90,8 @@ DEFAULT_STRATEGY = "labella"
 PIPELINES: dict[str, Pipeline] = {
     "random": Pipeline("random"),
     DEFAULT_STRATEGY: Pipeline(
-        "margin", head="tuned_logistic_regression", cold_start=None
+        "margin", head="tuned_logistic_regression", cold_start=None,
+        audit_share=DEFAULT_SHARE, switch_when_losing=True,
     ),
 }
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from labella.al import metrics
+from labella.al import audit_check, metrics
+from labella.al.audit import FALLBACK_STRATEGY, AuditEstimate, compose_batch
 from labella.al.heads import Head, fit_head, query_head
 from labella.al.pipelines import DEFAULT_STRATEGY, Pipeline, plain_head
 from labella.al.strategies import REGISTRY
@@ -25,11 +26,22 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Curve:
-    """One learning curve: the score after each batch of labels."""
+    """One learning curve: the score after each batch of labels.
+
+    ``audit``: the live audit's estimates (:mod:`labella.al.audit`) made along the run,
+    when its pipeline has an audit share; ``switched_at``: labels at which the run
+    switched to random sampling because the audit said active learning was losing;
+    ``rows`` / ``audit_flags``: the pool rows in the order they were labelled and which were
+    audit picks (so the audit can be re-estimated on the same run).
+    """
 
     labels: list[int]
     scores: list[float]
     seconds_per_query: float
+    audit: list[AuditEstimate] = field(default_factory=list)
+    switched_at: int | None = None
+    rows: list[int] = field(default_factory=list)
+    audit_flags: list[bool] = field(default_factory=list)
 
 
 def _score(head: Head, X: np.ndarray, y: np.ndarray, *, multi_label: bool) -> float:
@@ -78,6 +90,8 @@ def run_curve(
         else rng.choice(pool.n_items, size=initial, replace=False)
     )
     pool = pool.with_labels(first, y_pool[first])
+    track = audit_check.AuditTrack(pipeline.audit_share, pipeline.switch_when_losing)
+    track.add(first, np.full(len(first), pipeline.cold_start is None))  # uniform = audit
     strategy = REGISTRY.get(pipeline.strategy, **pipeline.strategy_params)
     labels: list[int] = []
     scores: list[float] = []
@@ -90,6 +104,11 @@ def run_curve(
         head = _fit(head, pool)
         labels.append(n_labeled)
         scores.append(_score(head, X_test, y_test, multi_label=multi_label))
+        if track.due(n_labeled, last=i + 1 == len(points)):
+            track.run(X_pool, y_pool, n_pool=len(X_pool), n_classes=n_classes,
+                      multi_label=multi_label, head=head, seed=seed)
+            if track.switched_at == n_labeled:
+                strategy = REGISTRY.get(FALLBACK_STRATEGY)
         if on_step:
             on_step()
         if i + 1 == len(points):
@@ -97,9 +116,14 @@ def run_curve(
         t0 = time.perf_counter()
         res = strategy.query(pool, batch_size, head=query_head(head), rng=rng)
         query_seconds.append(time.perf_counter() - t0)
-        pool = pool.with_labels(res.indices, y_pool[res.indices])
+        picked, flags = res.indices, np.zeros(len(res), dtype=bool)
+        if pipeline.audit_share > 0:
+            batch = compose_batch(res, pool, share=pipeline.audit_share, rng=rng)
+            picked, flags = batch.indices, batch.audit
+        track.add(picked, flags)
+        pool = pool.with_labels(picked, y_pool[picked])
     spq = float(np.median(query_seconds)) if query_seconds else 0.0
-    return Curve(labels, scores, spq)
+    return Curve(labels, scores, spq, track.history, track.switched_at, track.rows, track.flags)
 
 
 def full_score(
@@ -109,6 +133,38 @@ def full_score(
     """Plain logistic regression trained on the whole pool: the reference score."""
     head = plain_head(n_classes, multi_label).fit(X_pool, y_pool)
     return _score(head, X_test, y_test, multi_label=multi_label)
+
+
+def random_extension(
+    X_pool: np.ndarray, y_pool: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+    *, n_classes: int, multi_label: bool, start: int, seeds: int, full: float, points: int = 8,
+) -> tuple[list[int], list[float]]:
+    """Random sampling's mean curve beyond ``start`` labels, up to the whole pool (whose
+    score is ``full``): plain logistic regression on random subsets of geometric sizes.
+    The audit's truth needs it: a model may be one that random sampling reaches only
+    far beyond the simulated budget, or never."""
+    n_pool = len(X_pool)
+    if start >= n_pool:
+        return [], []
+    sizes = [int(v) for v in np.unique(np.geomspace(start * 1.25, n_pool, points).round())
+             if start < v < n_pool]
+    means = []
+    for k in sizes:
+        vals = []
+        for s in range(seeds):
+            rows = np.random.default_rng(10_000 + s).permutation(n_pool)[:k]
+            head = plain_head(n_classes, multi_label).fit(X_pool[rows], y_pool[rows])
+            vals.append(_score(head, X_test, y_test, multi_label=multi_label))
+        means.append(float(np.mean(vals)))
+    return [*sizes, n_pool], [*means, full]
+
+
+def audit_records(curves: list[Curve], reference: tuple[list[int], list[float]],
+                  n_pool: int) -> list[list[dict[str, Any]]]:
+    """Each run's audit estimates next to the truth (:func:`audit_check.compare`)."""
+    labels, mean = reference
+    return [[audit_check.compare(e, c.scores[c.labels.index(e.n_labels)], labels, mean, n_pool)
+             for e in c.audit] for c in curves]
 
 
 def simulate(
@@ -148,8 +204,9 @@ def simulate(
     fs = full_score(X_pool, y_pool, X_test, y_test, n_classes=n_classes, multi_label=multi_label)
     target = 0.95 * fs
     out: dict[str, Any] = {}
+    runs: dict[str, list[Curve]] = {}
     for name, pipe in pipelines.items():
-        curves = [
+        curves = runs[name] = [
             run_curve(
                 X_pool, y_pool, X_test, y_test, n_classes=n_classes, multi_label=multi_label,
                 pipeline=pipe, budget=budget, batch_size=batch_size, initial=initial, seed=s,
@@ -167,6 +224,18 @@ def simulate(
             "seconds_per_query": float(np.median([c.seconds_per_query for c in curves])),
             "pipeline": {"strategy": pipe.strategy, "head": pipe.head, "cold_start": pipe.cold_start},
         }
+    if "random" in out and any(c.audit for cs in runs.values() for c in cs):
+        rnd = out["random"]
+        ext = random_extension(X_pool, y_pool, X_test, y_test, n_classes=n_classes,
+                               multi_label=multi_label, start=rnd["labels"][-1], seeds=seeds,
+                               full=fs)
+        reference = (rnd["labels"] + ext[0], rnd["mean"] + ext[1])
+        for name, curves in runs.items():
+            if any(c.audit for c in curves):
+                records = audit_records(curves, reference, len(X_pool))
+                out[name]["audit"] = records
+                out[name]["audit_coverage"] = audit_check.coverage(records)
+                out[name]["switched_at"] = [c.switched_at for c in curves]
     return {
         "n_pool": len(X_pool),
         "n_test": len(X_test),

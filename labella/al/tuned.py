@@ -86,6 +86,7 @@ class TunedLogisticHead(SklearnHead):
         self_train_below: int = 20,
         pseudo_per_class: float = 2.0,
         pseudo_weight: float = 0.3,
+        prior_majority: float = 0.75,
     ) -> None:
         if growth <= 1.0:
             raise ValueError(f"growth must be > 1; got {growth}")
@@ -101,6 +102,7 @@ class TunedLogisticHead(SklearnHead):
         self.self_train_below = self_train_below
         self.pseudo_per_class = pseudo_per_class
         self.pseudo_weight = pseudo_weight
+        self.prior_majority = prior_majority
         self.C_ = C
         self.tuned_at_ = 0
         self.n_pseudo_ = 0
@@ -115,7 +117,8 @@ class TunedLogisticHead(SklearnHead):
         twin = type(self)(self.n_classes, multi_label=self.multi_label, C=self.C, grid=self.grid,
                           min_labels=self.min_labels, folds=self.folds, growth=self.growth,
                           one_se=self.one_se, self_train_below=self.self_train_below,
-                          pseudo_per_class=self.pseudo_per_class, pseudo_weight=self.pseudo_weight)
+                          pseudo_per_class=self.pseudo_per_class, pseudo_weight=self.pseudo_weight,
+                          prior_majority=self.prior_majority)
         twin.C_, twin.tuned_at_ = self.C_, self.tuned_at_
         twin.estimator = self._estimator(self.C_)
         return twin
@@ -184,18 +187,47 @@ class TunedLogisticHead(SklearnHead):
         super().fit(X, y)
         self.n_pseudo_ = 0
         self.labels_only_: Any = None
+        self.prior_ = self._first_labels_prior(y)
         if (unlabeled is not None and len(unlabeled) and self.wants_unlabeled(len(y))
                 and not isinstance(self.model_, int)):
             self._self_train(X, y, unlabeled)
         return self
 
+    def _first_labels_prior(self, y: np.ndarray) -> np.ndarray | None:
+        """The class distribution predictions are corrected by, or None.
+
+        Below ``self_train_below`` labels the labels are the random first batch. The
+        class-balanced head then predicts a minority class far more often than it occurs:
+        on sets with 1 positive in 10, it scored 3.4 to 4.5 points below plain logistic
+        regression at 10 labels. Multiplying its probabilities by the labels' class
+        distribution (Saerens et al. 2002) when it shows a clear majority brings that to
+        within 0.6 points; on balanced sets the rule rarely fires (docs/default-strategy.md
+        §9). From ``self_train_below`` labels on, labels chosen by active learning are
+        no sample of the pool's classes, and such a correction cost 2.5-11 points (§7).
+        """
+        if self.multi_label or len(y) >= self.self_train_below:
+            return None
+        counts = np.bincount(y, minlength=self.n_classes)[: self.n_classes] + 0.5
+        prior = counts / counts.sum()
+        return prior if prior.max() >= self.prior_majority else None
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        proba = super().predict_proba(X)
+        prior = getattr(self, "prior_", None)
+        if prior is None:
+            return proba
+        q = proba * prior[None, :]
+        return np.asarray(q / np.maximum(q.sum(axis=1, keepdims=True), 1e-300))
+
     def for_queries(self) -> Head:
         """The head query strategies should score with: this one fitted on the labels
-        alone (without its pseudo-labels, when it has any)."""
-        if not self.n_pseudo_:
+        alone (without its pseudo-labels, when it has any), without the first labels'
+        prior correction."""
+        if not self.n_pseudo_ and getattr(self, "prior_", None) is None:
             return self
         view = SklearnHead(self._estimator(self.C_), self.n_classes)
-        view.classes_, view.model_ = self.classes_, self.labels_only_
+        view.classes_ = self.classes_
+        view.model_ = self.labels_only_ if self.n_pseudo_ else self.model_
         return view
 
     def _self_train(self, X: np.ndarray, y: np.ndarray, unlabeled: np.ndarray) -> None:

@@ -67,3 +67,54 @@ def test_simulate_multi_label_uses_micro_f1() -> None:
 def test_unknown_strategy_lists_known_names() -> None:
     with pytest.raises(UnknownNameError, match="margin"):
         pipeline_for("nope")
+
+
+def test_default_pipeline_mixes_audit_picks_and_estimates_along_the_run() -> None:
+    X, y = make_blobs(n=1200, n_classes=3, seed=7)
+    pipe = pipeline_for(DEFAULT_STRATEGY)
+    assert pipe.audit_share > 0
+    curve = run_curve(*_split(X, y, n_test=200), n_classes=3, multi_label=False, pipeline=pipe,
+                      budget=150, batch_size=10, initial=10, seed=0)
+    flags = np.asarray(curve.audit_flags)
+    assert len(curve.rows) == 150 and len(set(curve.rows)) == 150
+    assert flags[:10].all()  # a random first batch is an audit sample
+    assert flags[10:].sum() == pytest.approx(14, abs=6)  # ~1 in 10 later picks
+    assert curve.audit and curve.audit[-1].n_labels == 150
+    assert [e.n_labels for e in curve.audit] == sorted({e.n_labels for e in curve.audit})
+    plain = run_curve(*_split(X, y, n_test=200), n_classes=3, multi_label=False,
+                      pipeline=pipeline_for("random"), budget=40, batch_size=10, initial=10, seed=0)
+    assert plain.audit == [] and not any(plain.audit_flags[10:])  # only its random first batch
+
+
+def test_simulate_reports_the_audit_next_to_the_truth() -> None:
+    X, y = make_blobs(n=900, seed=8)
+    res = simulate(*_split(X, y, n_test=150), n_classes=3, multi_label=False,
+                   pipelines={DEFAULT_STRATEGY: pipeline_for(DEFAULT_STRATEGY),
+                              "random": pipeline_for("random")},
+                   budget=80, batch_size=10, initial=10, seeds=2)
+    d = res["strategies"][DEFAULT_STRATEGY]
+    assert len(d["audit"]) == 2 and d["switched_at"] == [None, None]
+    last = d["audit"][0][-1]
+    assert last["n_labels"] == 80 and last["true_score"] == d["scores"][0][-1]
+    cov = d["audit_coverage"]
+    assert cov["runs"] == 2 and 0 <= cov["runs_covered"] <= 2
+    assert "audit" not in res["strategies"]["random"]
+
+
+def test_a_run_switches_to_random_when_the_audit_says_losing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labella.al import audit
+
+    real = audit.estimate
+
+    def always_losing(*args: object, **kw: object) -> audit.AuditEstimate:
+        e = real(*args, **kw)  # type: ignore[arg-type]
+        return audit.AuditEstimate(n_labels=e.n_labels, n_audit=e.n_audit, metric=e.metric,
+                                   level=e.level, verdict="losing")
+
+    monkeypatch.setattr(audit, "estimate", always_losing)
+    X, y = make_blobs(n=800, seed=9)
+    curve = run_curve(*_split(X, y), n_classes=3, multi_label=False,
+                      pipeline=pipeline_for(DEFAULT_STRATEGY), budget=120, batch_size=10,
+                      initial=10, seed=0)
+    assert curve.switched_at is not None and curve.switched_at < 120
+    assert len(curve.audit) >= 3

@@ -196,3 +196,36 @@ def test_pseudo_labels_change_the_first_checkpoint_only(monkeypatch: pytest.Monk
     assert with_pool.labels == without.labels
     assert with_pool.scores[0] != without.scores[0]
     assert with_pool.scores[1:] == without.scores[1:]
+
+
+def _imbalanced(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.1).astype(np.int64)  # 1 in 10 positive, overlapping classes
+    X = rng.normal(size=(n, 8)) + y[:, None] * 0.8
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32), y
+
+
+def test_first_labels_with_a_clear_majority_predict_with_their_class_prior() -> None:
+    X, y = _imbalanced()
+    test = np.arange(2000, 4000)
+    gains = []
+    for seed in range(12):
+        first = np.random.default_rng(seed).choice(2000, size=10, replace=False)
+        if len(np.unique(y[first])) < 2:
+            continue
+        new = TunedLogisticHead(2).fit(X[first], y[first], unlabeled=X[:2000])
+        old = TunedLogisticHead(2, prior_majority=1.01).fit(X[first], y[first], unlabeled=X[:2000])
+        assert new.prior_ is not None and old.prior_ is None
+        gains.append((new.predict(X[test]) == y[test]).mean() - (old.predict(X[test]) == y[test]).mean())
+        # queries score with the balanced model on the labels alone, as before
+        np.testing.assert_allclose(new.for_queries().predict_proba(X[test]),
+                                   old.for_queries().predict_proba(X[test]))
+    assert len(gains) >= 4 and np.mean(gains) > 0.03
+
+
+def test_no_prior_correction_once_active_learning_labels_arrive() -> None:
+    X, y = _imbalanced(seed=1)
+    head = TunedLogisticHead(2).fit(X[:40], y[:40])
+    assert head.prior_ is None
+    balanced = np.flatnonzero(y == 1)[:5].tolist() + np.flatnonzero(y == 0)[:5].tolist()
+    assert TunedLogisticHead(2).fit(X[balanced], y[balanced]).prior_ is None  # no clear majority
