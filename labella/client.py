@@ -328,7 +328,17 @@ class Project:
         return result
 
     def metrics(self) -> dict[str, Any]:
+        """n_labeled, model_version, scores, learning_curve, stop, and ``audit``: the live
+        audit's latest estimate of labels saved against random sampling (``latest``, with
+        ``labels_saved_low`` / ``labels_saved_high`` at 90 %, ``verdict``) and its history."""
         result: dict[str, Any] = self._c.request("GET", f"/api/projects/{self.id}/metrics")
+        return result
+
+    def events(self) -> list[dict[str, Any]]:
+        """What Labella decided by itself for the project, newest first (e.g. a switch of
+        the query strategy when the audit found active learning losing)."""
+        result: list[dict[str, Any]] = self._c.request("GET",
+                                                       f"/api/projects/{self.id}/events")
         return result
 
     def retrain(self) -> Job:

@@ -14,6 +14,7 @@ from labella.api.errors import responses
 from labella.api.schemas import (
     AckModel,
     AnnotationCreate,
+    EventPublicModel,
     ImportSource,
     ItemAction,
     JobPublic,
@@ -34,7 +35,7 @@ from labella.api.security import login_throttle
 from labella.api.validation import PathId, no_nul
 from labella.config import REQUEST_LIMITS as LIMITS
 from labella.export import FORMATS
-from labella.service import auth, labelling, metrics, projects
+from labella.service import auth, events, labelling, metrics, projects
 from labella.service.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from labella.service.importing import (
     check_source,
@@ -332,8 +333,17 @@ def item_image(project_id: ProjectId, item_id: PathId, ctx: Ctx, user: CurrentUs
 @router.get("/projects/{project_id}/metrics", tags=["model"],
             responses=IN_PROJECT)
 def project_metrics(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
-    """Scores of the current model, the learning curve and the stopping recommendation."""
+    """Scores of the current model, the learning curve, the stopping recommendation and the
+    live audit (labels saved against random sampling, with its 90 % interval)."""
     return metrics.project_metrics(ctx, user, project_id)
+
+
+@router.get("/projects/{project_id}/events", response_model=list[EventPublicModel],
+            tags=["model"], responses=IN_PROJECT)
+def project_events(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> list[EventPublicModel]:
+    """What Labella decided by itself for the project, newest first (e.g. the audit
+    switching the query strategy to random sampling)."""
+    return [EventPublicModel.of(e) for e in events.list_events(ctx, user, project_id)]
 
 
 @router.post("/projects/{project_id}/retrain", response_model=JobPublic, status_code=202,

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from labella.api.validation import Body, Id, Text, check_meta
 from labella.config import REQUEST_LIMITS as LIMITS
+from labella.service.events import EventPublic
 from labella.service.projects import MemberPublic, ProjectPublic
 from labella.service.replies import AnnotationAck, NextItem
 
@@ -143,6 +144,20 @@ class MemberPublicModel(BaseModel):
     @classmethod
     def of(cls, m: MemberPublic) -> MemberPublicModel:
         return cls(**asdict(m))
+
+
+class EventPublicModel(BaseModel):
+    """Something Labella decided by itself for the project (e.g. ``strategy_switched``)."""
+
+    id: int
+    kind: str
+    message: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: EventPublic) -> EventPublicModel:
+        return cls(**asdict(e))
 
 
 class ImportSource(Body):

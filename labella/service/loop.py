@@ -38,6 +38,9 @@ from labella.store.items import Item
 log = logging.getLogger(__name__)
 
 MAX_NEXT = 100
+COLD_REASON = "random (cold start)"
+AUDIT_REASON = "random (audit: checks active learning against random sampling)"
+"""The reason shown for an item drawn uniformly at random for the live audit."""
 
 
 class LoopManager(ProjectLoops):
@@ -67,18 +70,30 @@ class LoopManager(ProjectLoops):
                 return lease is None or lease[0] == user_id or lease[1] < now
 
             rk = st.ranked
+            audit_picks: set[int] = set()
             if rk is not None:
-                for row, score in zip(rk.rows.tolist(), rk.scores.tolist(), strict=True):
+                flags = rk.audit.tolist() if rk.audit is not None else [False] * len(rk.rows)
+                for row, score, is_audit in zip(rk.rows.tolist(), rk.scores.tolist(), flags,
+                                                strict=True):
                     if len(picked) == n:
                         break
                     if free(row):
-                        picked.append((row, None if score != score else float(score),
-                                       rk.strategy, rk.model_version))
+                        if is_audit:  # drawn at random for the audit, not chosen by the strategy
+                            audit_picks.add(row)
+                            picked.append((row, None, AUDIT_REASON, rk.model_version))
+                        else:
+                            picked.append((row, None if score != score else float(score),
+                                           rk.strategy, rk.model_version))
             if len(picked) < n:
                 # the ranked queue is used up until the refitter catches up: fall back to
                 # the most uncertain free items under the current model, or random ones
                 taken = [p[0] for p in picked]
                 for row, score, why in self._fallback(st, n - len(picked), taken, user_id, now):
+                    if why == COLD_REASON and st.pipeline.audit_share > 0 \
+                            and st.pipeline.cold_start is None:
+                        # drawn uniformly from the free items: as good an audit pick as any
+                        audit_picks.add(row)
+                        why = AUDIT_REASON
                     picked.append((row, score, why, st.version))
                 if len(picked) < n:
                     self.mark_dirty(project_id)
@@ -87,7 +102,7 @@ class LoopManager(ProjectLoops):
             suggestions = self._suggest(st, [p[0] for p in picked])
             for (row, *_), (sugg, conf) in zip(picked, suggestions, strict=True):
                 st.served[(user_id, row)] = Served(st.version if sugg is not None else None,
-                                                   sugg, conf)
+                                                   sugg, conf, audit=row in audit_picks)
             ids = st.index.ids([p[0] for p in picked]).tolist() if picked else []
         items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
         out = []
@@ -123,7 +138,7 @@ class LoopManager(ProjectLoops):
             return [(int(cand[i]), float(-margin[i]), "margin (queue refilling)") for i in order]
         rng = np.random.default_rng(st.project_id + st.labels_changed)
         sel = rng.choice(len(cand), size=min(k, len(cand)), replace=False)
-        return [(int(cand[i]), None, "random (cold start)") for i in sel]
+        return [(int(cand[i]), None, COLD_REASON) for i in sel]
 
     @staticmethod
     def _suggest(st: ProjectState, rows: list[int]) -> list[tuple[list[str] | None, float | None]]:
@@ -158,7 +173,7 @@ class LoopManager(ProjectLoops):
             model_version=served.model_version if served else None,
             suggestion=served.suggestion if served else None,
             confidence=served.confidence if served else None,
-            meta=meta or {}, created_at=utcnow())
+            meta=meta or {}, created_at=utcnow(), audit=bool(served and served.audit))
         s.add(ann)
         try:
             s.commit()  # durable before it is acknowledged
@@ -179,7 +194,8 @@ class LoopManager(ProjectLoops):
                                   cur_label.labels if cur_label else None))
             changes.append(Change(item_id, item.split, "unskip", user_id=user_id))
         elif action == "label":
-            changes.append(Change(item_id, item.split, "label", labels))
+            changes.append(Change(item_id, item.split, "label", labels,
+                                  audit=bool(served and served.audit)))
         else:
             changes.append(Change(item_id, item.split, "skip", user_id=user_id))
         # applied to the state that counts now (a reload may have replaced ``st`` meanwhile;

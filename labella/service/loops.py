@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labella._threads import run_in_background_priority
+from labella.al import audit
 from labella.service.errors import NotFoundError
 from labella.service.refit import RefitResult, Snapshot, refit
 from labella.service.state import (
@@ -34,10 +35,14 @@ from labella.service.state import (
     project_settings,
     stop_rows,
 )
+from labella.store.events import ProjectEvent
 from labella.store.models import ModelVersion
 from labella.store.projects import Project
 
 log = logging.getLogger(__name__)
+
+AUDIT_EVERY = 10
+"""The live audit re-estimates once the labels have grown by this many (or by a tenth)."""
 
 
 class ProjectLoops:
@@ -272,12 +277,17 @@ class ProjectLoops:
             last = st.cv_at
             want_cv = n_lab >= 10 and (n_lab >= last * 1.2 or n_lab - last >= int(
                 st.settings.get("batch_size") or 10))
+            audited = st.audit_history[-1].n_labels if st.audit_history else 0
+            want_audit = (st.pipeline.audit_share > 0 and n_lab >= audit.MIN_AUDIT
+                          and n_lab >= audited + max(AUDIT_EVERY, audited // 10))
             return Snapshot(
                 X=st.X, y=st.y.copy(), X_eval=st.X_eval, y_eval=st.y_eval.copy(),
                 n_classes=st.n_classes, multi_label=st.multi_label, label_names=st.label_names,
                 pipeline=st.pipeline, queue_size=int(st.settings.get("queue_size") or 100),
                 stop_rows=st.stop_rows, labels_changed=st.labels_changed, want_cv=want_cv,
                 seed=st.project_id * 1_000_003 + st.labels_changed, previous_head=st.head,
+                audit_rows=st.audit_rows.copy(), want_audit=want_audit,
+                first_batch=int(st.settings.get("batch_size") or 10),
             )
 
     def _refit_now(self, st: ProjectState) -> RefitResult:
@@ -291,7 +301,7 @@ class ProjectLoops:
         with st.lock:
             if res.labels_changed >= st.applied_changes:
                 st.head, st.proba = res.head, res.proba
-                st.ranked = Ranked(res.rows, res.scores, res.strategy, version)
+                st.ranked = Ranked(res.rows, res.scores, res.strategy, version, res.audit)
                 st.version = version
                 st.applied_changes = res.labels_changed
                 if res.stop_pred is not None:
@@ -299,9 +309,35 @@ class ProjectLoops:
                 if res.metrics.get("source") == "cross_validation":
                     st.cv_at = res.n_labels
                 st.last_metrics = res.metrics
+            if res.estimate is not None:
+                st.audit_history.append(res.estimate)
+            switch = (res.estimate is not None and st.pipeline.switch_when_losing
+                      and audit.should_switch(st.audit_history))
             st.ready.set()
         self.refits += 1
+        if switch and res.estimate is not None:
+            self._switch_to_random(st.project_id, res.estimate)
         return res
+
+    def _switch_to_random(self, project_id: int, est: audit.AuditEstimate) -> None:
+        """The audit says active learning is losing: query at random from now on, and say so
+        in the project's history."""
+        with self._sessions() as s, s.begin():
+            project = s.get(Project, project_id)
+            if project is None or project.strategy == audit.FALLBACK_STRATEGY:
+                return
+            before = project.strategy
+            project.strategy = audit.FALLBACK_STRATEGY
+            s.add(ProjectEvent(
+                project_id=project_id, kind="strategy_switched",
+                message=(f"Switched the query strategy from {before} to "
+                         f"{audit.FALLBACK_STRATEGY} sampling at {est.n_labels} labels: the live "
+                         f"audit found active learning behind random sampling "
+                         f"{audit.SWITCH_AFTER} times in a row. {est.reason}"),
+                data={"from": before, "to": audit.FALLBACK_STRATEGY, "estimate": est.as_dict()}))
+        log.warning("project %d: switched its strategy from %s to %s (the audit: %s)",
+                    project_id, before, audit.FALLBACK_STRATEGY, est.reason)
+        self.apply_settings(project_id)
 
     def _record_version(self, st: ProjectState, res: RefitResult) -> int:
         """Persist a model version for a fitted head; returns its number (unchanged if no head)."""

@@ -55,6 +55,10 @@ def plateau_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+AUDIT_POINTS = 200
+"""The most audit estimates the metrics reply carries (the newest)."""
+
+
 def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int) -> dict[str, Any]:
     with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
@@ -70,6 +74,8 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         n_labeled = st.n_labeled
         version = st.version
         refit_pending = st.refit_pending or not st.ready.is_set()
+        audit_history = list(st.audit_history)
+        audit_on = st.pipeline.audit_share > 0
         latest = dict(st.last_metrics)
         history = list(st.stop_history)
         proba = st.proba
@@ -106,6 +112,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         "n_labeled": n_labeled,
         "model_version": version,
         "refit_pending": refit_pending,
+        "audit": _audit_summary(audit_history, on=audit_on),
         "n_pool": n_pool,
         "n_evaluation": n_eval,
         "n_evaluation_labeled": n_eval_labeled,
@@ -115,6 +122,19 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         "learning_curve": curve,
         "stop": {"stop": rec.stop, "reason": rec.reason, "criterion": rec.criterion,
                  "details": rec.details},
+    }
+
+
+def _audit_summary(history: list[Any], *, on: bool) -> dict[str, Any]:
+    """The live audit for the dashboard: the latest estimate (labels saved against random
+    sampling, with its interval) and the estimates so far, compactly."""
+    latest = history[-1].as_dict() if history else None
+    return {
+        "enabled": on,
+        "latest": latest,
+        "history": [{k: d[k] for k in ("n_labels", "labels_saved", "labels_saved_low",
+                                       "labels_saved_high", "verdict")}
+                    for d in (e.as_dict() for e in history[-AUDIT_POINTS:])],
     }
 
 

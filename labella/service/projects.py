@@ -118,6 +118,11 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
             v = out[key]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise InvalidRequestError(f"{key} must be an integer in {lo}..{hi}; got {v!r}")
+    if "audit_share" in out and out["audit_share"] is not None:
+        v = out["audit_share"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= float(v) <= 0.5:
+            raise InvalidRequestError(f"audit_share must be a number in 0..0.5; got {v!r}")
+        out["audit_share"] = float(v)
     if "exploration" in out and out["exploration"] is not None:
         v = out["exploration"]
         if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:

@@ -18,7 +18,9 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from labella.al import audit
 from labella.al import metrics as al_metrics
+from labella.al.audit import AuditEstimate
 from labella.al.heads import Head, fit_head, query_head
 from labella.al.pipelines import Pipeline
 from labella.al.strategies import REGISTRY
@@ -52,6 +54,13 @@ class Snapshot:
     previous_head: Head | None = None
     """The last refit's head: a head that keeps state across refits (a tuned ``C``) starts
     from its clone instead of from scratch."""
+    audit_rows: np.ndarray | None = None
+    """Per pool row: its label came from an audit pick (see :mod:`labella.al.audit`)."""
+    want_audit: bool = False
+    """Run the live audit's estimate in this refit (it costs a few fits)."""
+    first_batch: int = 0
+    """With a random first batch (no cold-start strategy), the queue stays uniformly random
+    until this many items are labelled (the project's batch size)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,9 @@ class RefitResult:
     stop_pred: np.ndarray | None
     labels_changed: int
     seconds: float
+    audit: np.ndarray | None = None
+    """Shape ``(len(rows),)``: which queued rows are audit picks (``None``: none)."""
+    estimate: AuditEstimate | None = None
 
 
 def primary_metric(multi_label: bool) -> str:
@@ -145,10 +157,15 @@ def _refit(snap: Snapshot) -> RefitResult:
     head: Head | None
     proba: np.ndarray | None
     stop_pred: np.ndarray | None
+    share = snap.pipeline.audit_share
+    audit_mask: np.ndarray | None = None
+    estimate: AuditEstimate | None = None
     if n_labels == 0:
         name = snap.pipeline.cold_start or "random"
         head, proba, stop_pred = None, None, None  # no labels: no model yet
         res = REGISTRY.get(name).query(pool, k, head=None, rng=rng) if k else None
+        if res is not None and share > 0 and snap.pipeline.cold_start is None:
+            audit_mask = np.ones(len(res.indices), dtype=bool)  # a uniform first batch
         metrics: dict[str, Any] = {"source": None, "metric": primary_metric(snap.multi_label),
                                    "score": None}
     else:
@@ -157,19 +174,33 @@ def _refit(snap: Snapshot) -> RefitResult:
         proba = head.predict_proba(snap.X)
         pool.remember_proba(head, proba)  # a strategy scoring with ``head`` reuses these
         stop_pred = _predict(proba[snap.stop_rows], snap.multi_label) if len(snap.stop_rows) else None
-        strategy = REGISTRY.get(snap.pipeline.strategy, **snap.pipeline.strategy_params)
+        first_batch = snap.pipeline.cold_start is None and n_labels < snap.first_batch
+        # a random first batch is served whole (as ``labella simulate --initial`` does): the
+        # model's suggestions show from the first label, its queries once the batch is in
+        strategy = REGISTRY.get("random" if first_batch else snap.pipeline.strategy,
+                                **({} if first_batch else snap.pipeline.strategy_params))
         try:
             res = strategy.query(pool, k, head=query_head(head), rng=rng) if k else None
         except PoolExhaustedError:
             res = None
+        if first_batch and res is not None and share > 0:
+            audit_mask = np.ones(len(res.indices), dtype=bool)
         metrics = evaluate(snap, head, X_lab, y_lab)
+        if snap.want_audit and snap.audit_rows is not None:
+            estimate = audit.estimate(X_lab, y_lab, snap.audit_rows[mask], n_pool=pool.n_items,
+                                      n_classes=snap.n_classes, head=head,
+                                      multi_label=snap.multi_label, seed=snap.seed)
+            metrics["audit"] = estimate.as_dict()
     rows = res.indices if res is not None else np.zeros(0, dtype=np.int64)
     scores = res.scores if res is not None else np.zeros(0)
+    if res is not None and share > 0 and audit_mask is None and len(rows):
+        batch = audit.compose_batch(res, pool, share=share, rng=rng)
+        rows, scores, audit_mask = batch.indices, batch.scores, batch.audit
     strategy_name = res.strategy if res is not None else snap.pipeline.strategy
     if res is not None and res.params.get("fallback"):
         strategy_name = f"{strategy_name} (fallback: {res.params['fallback']})"
     return RefitResult(head, proba, rows, scores, strategy_name, n_labels, metrics, stop_pred,
-                       snap.labels_changed, time.perf_counter() - t0)
+                       snap.labels_changed, time.perf_counter() - t0, audit_mask, estimate)
 
 
 def _predict(proba: np.ndarray, multi_label: bool) -> np.ndarray:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labella.al.audit import AuditEstimate
 from labella.al.heads import Head
 from labella.al.pipelines import Pipeline, pipeline_for
 from labella.al.types import UNLABELED, labeled_mask
@@ -30,6 +31,7 @@ from labella.features.base import Featuriser
 from labella.features.cache import EmbeddingCache
 from labella.service.labels import current_labels
 from labella.service.poolmap import PoolIndex
+from labella.store.annotations import Annotation
 from labella.store.items import Item
 from labella.store.models import READY, ModelVersion
 from labella.store.projects import Project
@@ -42,6 +44,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "cold_start": None,
     "label_budget": None,
     "stop_set_size": 1000,
+    "audit_share": None,
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 
@@ -62,9 +65,11 @@ def project_pipeline(project: Project) -> Pipeline:
         measure = strategy if strategy in ("margin", "entropy", "least_confidence", "ratio") else "margin"
         strategy, params = "exploration_mix", {"p": 1.0 - p, "measure": measure}
     cold = cfg.get("cold_start") or base.cold_start  # None: the pipeline's own choice
-    return Pipeline(strategy, head=project.head or base.head,
-                    cold_start=None if cold in (None, "random") else str(cold),
-                    strategy_params=params)
+    share = cfg.get("audit_share")  # None: the pipeline's own (the default's is 10 %)
+    return replace(base, strategy=strategy, head=project.head or base.head,
+                   cold_start=None if cold in (None, "random") else str(cold),
+                   strategy_params=params,
+                   audit_share=base.audit_share if share is None else float(share))
 
 
 @dataclass
@@ -75,6 +80,9 @@ class Ranked:
     scores: np.ndarray
     strategy: str
     model_version: int
+    audit: np.ndarray | None = None
+    """Shape ``(len(rows),)`` bool: True where the row was drawn uniformly at random for
+    the live audit (:mod:`labella.al.audit`); ``None``: no audit picks."""
     made_at: float = field(default_factory=time.monotonic)
 
 
@@ -85,6 +93,7 @@ class Served:
     model_version: int | None
     suggestion: list[str] | None
     confidence: float | None
+    audit: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,8 @@ class Change:
     kind: str
     value: list[str] | None = None
     user_id: int | None = None
+    audit: bool = False
+    """For ``label``: the item was an audit pick when it was served."""
 
 
 @dataclass
@@ -154,6 +165,10 @@ class ProjectState:
     successor: ProjectState | None = None
     """The state that replaced this one (set once, under ``lock``)."""
     ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    audit_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per pool row: its current label came from an audit pick (an unbiased sample)."""
+    audit_history: list[Any] = field(default_factory=list)
+    """The live audit's estimates (:class:`labella.al.audit.AuditEstimate`), oldest first."""
     """Set once a refit has given this state a queue (or found nothing to rank)."""
 
     @property
@@ -205,6 +220,8 @@ class ProjectState:
             return
         if change.kind == "label":
             self.set_label(row, change.value)
+            if len(self.audit_rows):
+                self.audit_rows[row] = change.audit and change.value is not None
         elif change.kind == "skip" and change.user_id is not None:
             self.skipped.setdefault(change.user_id, set()).add(row)
         elif change.kind == "unskip" and change.user_id is not None:
@@ -222,6 +239,7 @@ def inherit(old: ProjectState, new: ProjectState) -> None:
         return
     new.head = old.head
     new.cv_at, new.last_metrics = old.cv_at, dict(old.last_metrics)
+    new.audit_history = list(old.audit_history)
 
 
 def carry_over(old: ProjectState, new: ProjectState) -> int:
@@ -284,6 +302,13 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
 
     settings = project_settings(project)
     n_pool = int(pool_sel.sum())
+    audit_history = [AuditEstimate.from_dict(d) for d in s.scalars(
+        select(ModelVersion.metrics["audit"]).where(
+            ModelVersion.project_id == project.id, ModelVersion.status == READY)
+        .order_by(ModelVersion.version)) if isinstance(d, dict)]
+    audit_ids = set(s.scalars(select(Annotation.id).where(
+        Annotation.project_id == project.id, Annotation.audit.is_(True)))) if labels else set()
+    pool_ids = ids[pool_sel]
     last_version = s.scalar(select(func.max(ModelVersion.version))
                             .where(ModelVersion.project_id == project.id,
                                    ModelVersion.status == READY)) or 0
@@ -304,6 +329,9 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
         n_unfeaturised=int((~found).sum()),
         version=int(last_version),
         stop_rows=stop_rows(n_pool, settings, seed=seed),
+        audit_history=audit_history,
+        audit_rows=np.array([i in labels and labels[i].annotation_id in audit_ids
+                             for i in pool_ids.tolist()], dtype=bool),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labella.store.base import Base, utcnow
@@ -43,3 +43,6 @@ class Annotation(Base):
     confidence: Mapped[float | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    audit: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The item was drawn uniformly at random for the live audit (:mod:`labella.al.audit`)
+    when it was served: such labels are an unbiased sample of the pool."""

@@ -19,7 +19,15 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def metadata() -> MetaData:
     """Every model's table, registered by importing the model modules."""
-    from labella.store import annotations, items, jobs, models, projects, users  # noqa: F401
+    from labella.store import (  # noqa: F401
+        annotations,
+        events,
+        items,
+        jobs,
+        models,
+        projects,
+        users,
+    )
     from labella.store.base import Base
 
     return Base.metadata

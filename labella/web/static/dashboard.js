@@ -43,6 +43,7 @@ function renderMetrics(m) {
   setText("stop-verdict", stop.stop ? "You can stop labelling" : "Keep labelling");
   setText("stop-reason", (stop.reason || "").replace(/^(keep labelling|stop)\s*:\s*/i, ""));
 
+  renderAudit(m.audit || {});
   learningCurve($("chart-curve"), m.learning_curve || [], s.metric);
   const per = multi ? s.per_label : s.per_class;
   if (multi) perClassBars($("chart-per-label"), per, ["f1"]);
@@ -50,6 +51,38 @@ function renderMetrics(m) {
   perClassBars($("chart-per-class"), per, ["precision", "recall"]);
   labelDistribution($("chart-labels"), m.label_counts);
   renderTable(per || {});
+}
+
+// The live audit: labels saved against random sampling, with its 90 % interval.
+function labelsText(x) {
+  if (x === "inf") return "more than the pool";
+  return x === null || x === undefined ? "–" : String(Math.round(x));
+}
+
+function renderAudit(a) {
+  const box = $("audit");
+  const e = a.latest;
+  const verdict = e && e.labels_saved !== null && e.labels_saved !== undefined ? e.verdict : "none";
+  if (box.dataset.verdict !== verdict) box.dataset.verdict = verdict;
+  if (verdict === "none") {
+    setText("audit-saved", a.enabled ? "not estimated yet" : "no audit (this strategy draws at random)");
+    setText("audit-interval", "");
+    if (e && e.reason) setText("audit-reason", e.reason);
+    return;
+  }
+  const pct = Math.round((e.level || 0.9) * 100);
+  setText("audit-saved", `${labelsText(e.labels_saved)} labels saved`);
+  setText("audit-interval", `(${pct} % interval ${labelsText(e.labels_saved_low)} to ${labelsText(e.labels_saved_high)}; ` +
+    `${e.n_audit} random audit labels of ${e.n_labels})`);
+  setText("audit-reason", e.reason || "");
+}
+
+function renderEvents(events) {
+  const list = $("audit-events");
+  const key = events.map((e) => e.id).join(",");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...events.map((e) => el("li", { "data-kind": e.kind }, el("strong", {}, when(e.created_at)), " ", e.message)));
 }
 
 let tableKey = "";
@@ -126,10 +159,12 @@ async function refresh() {
   clearTimeout(timer);
   if (!document.hidden) {
     try {
-      const [metrics, jobs] = await Promise.all([
-        api(`/api/projects/${projectId}/metrics`), api(`/api/projects/${projectId}/jobs?limit=20`)]);
+      const [metrics, jobs, events] = await Promise.all([
+        api(`/api/projects/${projectId}/metrics`), api(`/api/projects/${projectId}/jobs?limit=20`),
+        api(`/api/projects/${projectId}/events`)]);
       renderMetrics(metrics);
       renderJobs(jobs);
+      renderEvents(events);
       setText("updated", `updated ${new Date().toLocaleTimeString()}`);
       root.dataset.loaded = "true";
     } catch (err) {

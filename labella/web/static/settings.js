@@ -47,6 +47,7 @@ async function saveSettings(ev) {
     settings: {
       batch_size: number(e.batch_size.value), exploration: number(e.exploration.value),
       label_budget: number(e.label_budget.value), cold_start: e.cold_start.value || null,
+      audit_share: number(e.audit_share.value),
     },
   };
   if (body.settings.batch_size === null) {
