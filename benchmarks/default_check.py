@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -81,9 +82,10 @@ CANDIDATES: dict[str, Pipeline] = {
 """Pipelines by name (``labella`` is the default as shipped)."""
 
 
-def _key(p: Prepared, name: str, pipe: Pipeline, budget: int, batch: int, seed: int) -> str:
+def _key(p: Prepared, name: str, pipe: Pipeline, budget: int, batch: int, seed: int,
+         estimator: str = audit.ESTIMATOR_VERSION) -> str:
     # a run with an audit depends on the estimator (it may switch to random): its version
-    what = repr(pipe) + (f" audit {audit.ESTIMATOR_VERSION}" if pipe.audit_share else "")
+    what = repr(pipe) + (f" audit {estimator}" if pipe.audit_share else "")
     if pipe.head == "tuned_logistic_regression":
         what += f" head {HEAD_VERSION}"
     tag = hashlib.sha1(what.encode()).hexdigest()[:8]
@@ -102,8 +104,37 @@ def as_curve(rec: dict[str, Any]) -> Curve:
                  rec["rows"], rec["audit_flags"])
 
 
+def reestimate(c: Curve, p: Prepared, pipe: Pipeline, seed: int, path: Path) -> Curve:
+    """``c`` with its audit estimates made again by the current estimator, at the same
+    label counts, from its stored rows and audit flags (cached beside ``path``). The run
+    itself is kept: if the current estimator would have switched it to random earlier
+    than it did, the rest of the run is not what it would have been, and the returned
+    curve says so in ``switched_at`` (as a negative number of labels)."""
+    side = path.with_name(path.stem + f".audit-v{audit.ESTIMATOR_VERSION}.json")
+    if side.exists():
+        recs = json.loads(side.read_text())
+    else:
+        head = pipe.make_head(p.n_classes, p.multi_label)
+        recs = []
+        for e in c.audit:
+            rows = np.asarray(c.rows[: e.n_labels])
+            head = head.fit(p.X_pool[rows], p.y_pool[rows])  # as along the run: tuned as it grows
+            recs.append(audit.estimate(p.X_pool[rows], p.y_pool[rows],
+                                       np.asarray(c.audit_flags[: e.n_labels]),
+                                       n_pool=len(p.X_pool), n_classes=p.n_classes, head=head,
+                                       multi_label=p.multi_label, seed=seed).as_dict())
+        side.write_text(json.dumps(recs))
+    history = [AuditEstimate.from_dict(r) for r in recs]
+    would = next((h.n_labels for i, h in enumerate(history)
+                  if audit.should_switch(history[: i + 1])), None)
+    switched = c.switched_at
+    if would is not None and (switched is None or would < switched):
+        switched = -would
+    return replace(c, audit=history, switched_at=switched)
+
+
 def run_task(name: str, pipes: dict[str, Pipeline], *, seeds: int, first_seed: int,
-             store: Path, cache: Path) -> dict[str, Any]:
+             store: Path, cache: Path, runs_of: str | None = None) -> dict[str, Any]:
     spec = DATASETS[name]
     budget = min(spec.budget, BUDGET_CAP.get(name, spec.budget))
     p = prepare(spec, cache)
@@ -113,6 +144,13 @@ def run_task(name: str, pipes: dict[str, Pipeline], *, seeds: int, first_seed: i
     for pname, pipe in pipes.items():
         curves[pname] = []
         for seed in range(first_seed, first_seed + seeds):
+            if runs_of and pipe.audit_share:
+                path = store / _key(p, pname, pipe, budget, spec.batch_size, seed, runs_of)
+                if not path.exists():
+                    raise SystemExit(f"no run stored by estimator {runs_of}: {path}")
+                curves[pname].append(reestimate(as_curve(json.loads(path.read_text())), p, pipe,
+                                                seed, path))
+                continue
             path = store / _key(p, pname, pipe, budget, spec.batch_size, seed)
             if path.exists():
                 curves[pname].append(as_curve(json.loads(path.read_text())))
@@ -176,15 +214,20 @@ def table(results: list[dict[str, Any]], name: str = DEFAULT_STRATEGY) -> str:
     for r in sorted(results, key=lambda r: r["pipelines"][name]["worst_gap"]):
         d, rnd = r["pipelines"][name], r["pipelines"]["random"]
         cov = d.get("audit_coverage") or {}
+        last = [run[-1]["verdict"] for run in d.get("audit", []) if run]
+        verdicts = "/".join(str(last.count(v)) for v in ("winning", "losing", "unclear"))
         rows.append([r["task"], _l95(d["labels_to_95"], r["budget"]),
                      _l95(rnd["labels_to_95"], r["budget"]),
                      f"{d['worst_gap']:+.1f} @{d['worst_gap_at']}",
                      "yes" if passes(r, name) else "NO",
                      f"{cov.get('runs_covered', '-')}/{cov.get('runs', '-')}",
                      "-" if cov.get("estimate_coverage") is None else f"{cov['estimate_coverage']:.0%}",
-                     str(sum(s is not None for s in d["switched_at"]))])
+                     verdicts if last else "-",
+                     f"{sum(s is not None and s > 0 for s in d['switched_at'])}"
+                     + (f" ({sum(s is not None and s < 0 for s in d['switched_at'])} would)"
+                        if any(s is not None and s < 0 for s in d["switched_at"]) else "")])
     cols = ["task", "default l95", "random l95", "worst gap", "ok", "audit covers (runs)",
-            "(all estimates)", "switched"]
+            "(all estimates)", "last verdict w/l/u", "switched"]
     from benchmarks.label_efficiency import _grid
 
     return _grid(cols, rows)
@@ -193,6 +236,17 @@ def table(results: list[dict[str, Any]], name: str = DEFAULT_STRATEGY) -> str:
 def overall_coverage(results: list[dict[str, Any]], name: str = DEFAULT_STRATEGY) -> dict[str, Any]:
     recs = [run for r in results for run in r["pipelines"][name].get("audit", [])]
     return audit_check.coverage(recs)
+
+
+def wrong_verdicts(results: list[dict[str, Any]], name: str = DEFAULT_STRATEGY) -> tuple[int, int]:
+    """(estimates whose verdict contradicts the truth, estimates with a verdict)."""
+    recs = [x for r in results for run in r["pipelines"][name].get("audit", []) for x in run
+            if x["covered"] is not None]
+    bad = 0
+    for x in recs:
+        t = math.inf if x["true_labels_saved"] == "inf" else x["true_labels_saved"]
+        bad += (x["verdict"] == "winning" and t < 0) or (x["verdict"] == "losing" and t > 0)
+    return bad, len(recs)
 
 
 def _score(results: list[dict[str, Any]], name: str) -> tuple[int, float]:
@@ -227,6 +281,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--extra", help=f"candidate pipelines to compare: {', '.join(CANDIDATES)}")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     ap.add_argument("--out", type=Path, help="write every result as JSON here")
+    ap.add_argument("--runs-of-estimator", help="use the runs stored with this estimator "
+                    "version and estimate their audit again with the current one (a run the "
+                    "current one would have switched earlier shows a negative 'switched')")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING,
@@ -245,7 +302,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     with threadpool_limits(limits=a.threads):
         for t in (a.tasks.split(",") if a.tasks else TASKS):
             results.append(run_task(t, pipes, seeds=a.seeds, first_seed=a.first_seed,
-                                    store=store, cache=cache))
+                                    store=store, cache=cache, runs_of=a.runs_of_estimator))
             print(f"done {t}", file=sys.stderr, flush=True)
     print(f"default = {DEFAULT_STRATEGY}: {CANDIDATES[DEFAULT_STRATEGY]}")
     print(f"seeds {a.first_seed}..{a.first_seed + a.seeds - 1}; labels to 95 % of plain "
@@ -256,6 +313,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     cov = overall_coverage(results)
     print(f"tasks passing (never > 1 point below random, no more labels to 95 %): {ok} of {len(results)}")
     if cov["runs"]:
+        wrong = wrong_verdicts(results)
+        print(f"audit: wrong verdicts ('winning' with a true loss or 'losing' with a true gain): "
+              f"{wrong[0]} of {wrong[1]} estimates")
         print(f"audit: the last 90 % interval of labels saved covers the truth in "
               f"{cov['runs_covered']} of {cov['runs']} runs ({cov['run_coverage']:.1%}); "
               f"over all {cov['estimates']} estimates along the runs: {cov['estimate_coverage']:.1%}")

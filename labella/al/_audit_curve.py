@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from labella.al.heads import Head, SklearnHead, logistic_regression
 
 FOLDS = 5
+FEW_AUDIT = 100      # up to this many audit rows, twice as many folds (each leaves out less)
 POINTS = 6           # curve points (geometric in the number of labels)
 DRAWS = 400          # Bayesian-bootstrap draws for the head's score
 REPLICATES = 20      # of which this many also get their own random learning curve
@@ -95,20 +96,21 @@ def cross_fit(head: Head, X: np.ndarray, y: np.ndarray, audit: np.ndarray, *,
               rng: np.random.Generator) -> ScoreSums:
     """Held-out statistics of ``head`` on every audit row and a sample of the others.
 
-    Each of :data:`FOLDS` refits leaves out a fifth of the audit rows and of the sampled
-    other rows (about ``2 * share / FOLDS`` of the labels), so the models scored are
-    nearly the project's own.
+    Each of :data:`FOLDS` refits (twice as many up to :data:`FEW_AUDIT` audit rows) leaves
+    out a fifth (a tenth) of the audit rows and of the sampled other rows, about 4 % (2 %)
+    of the labels, so the models scored are nearly the project's own.
     """
     multi_label = y.ndim == 2
     R = np.flatnonzero(audit)
     A = np.flatnonzero(~audit)
     A = rng.choice(A, size=min(len(A), max(A_SAMPLE // 2, len(R))), replace=False) if len(A) else A
-    fold_R, fold_A = _folds(len(R), FOLDS, rng), _folds(len(A), FOLDS, rng)
+    k = FOLDS if len(R) > FEW_AUDIT else 2 * FOLDS
+    fold_R, fold_A = _folds(len(R), k, rng), _folds(len(A), k, rng)
     out_R = np.zeros((len(R), 3 if multi_label else 1))
     out_A = np.zeros((len(A), out_R.shape[1]))
     base = head if _fitted(head, X[:1]) else head.clone().fit(X, y)  # a self-tuning head
     # tunes here once; the folds keep its choice
-    for j in range(FOLDS):
+    for j in range(k):
         held = np.concatenate([R[fold_R == j], A[fold_A == j]])
         if len(held) == 0:
             continue

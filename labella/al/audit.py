@@ -79,8 +79,11 @@ DEFAULT_SHARE = 0.1
 LEVEL = 0.9
 """Coverage of the intervals."""
 
-MIN_AUDIT = 10
-"""Below this many audit labels :func:`estimate` gives no interval and says ``unclear``."""
+MIN_AUDIT = 20
+"""Below this many audit labels :func:`estimate` gives no interval and says ``unclear``.
+With fewer, a model refitted without a few of them is much worse than the project's (with
+10 labels of 10 classes, leaving one out leaves out its class), and the estimate of the
+model's score falls far below the truth (docs/default-strategy.md §10)."""
 
 FALLBACK_STRATEGY = "random"
 """What a project switches to when the audit says active learning is losing."""
@@ -88,7 +91,7 @@ FALLBACK_STRATEGY = "random"
 SWITCH_AFTER = 3
 """Consecutive ``losing`` estimates (at growing label counts) before :func:`should_switch`."""
 
-ESTIMATOR_VERSION = "2"
+ESTIMATOR_VERSION = "3"
 """Changes whenever :func:`estimate`'s method does (benchmarks key stored runs by it)."""
 
 Verdict = Literal["winning", "losing", "unclear"]

@@ -91,11 +91,13 @@ def test_simulate_reports_the_audit_next_to_the_truth() -> None:
     res = simulate(*_split(X, y, n_test=150), n_classes=3, multi_label=False,
                    pipelines={DEFAULT_STRATEGY: pipeline_for(DEFAULT_STRATEGY),
                               "random": pipeline_for("random")},
-                   budget=80, batch_size=10, initial=10, seeds=2)
+                   budget=200, batch_size=20, initial=10, seeds=2)
     d = res["strategies"][DEFAULT_STRATEGY]
     assert len(d["audit"]) == 2 and d["switched_at"] == [None, None]
-    last = d["audit"][0][-1]
-    assert last["n_labels"] == 80 and last["true_score"] == d["scores"][0][-1]
+    first, last = d["audit"][0][0], d["audit"][0][-1]
+    assert first["covered"] is None and first["labels_saved"] is None  # too few audit labels
+    assert last["n_labels"] == 190 and last["true_score"] == d["scores"][0][-1]
+    assert last["n_audit"] >= 20 and last["covered"] is not None
     cov = d["audit_coverage"]
     assert cov["runs"] == 2 and 0 <= cov["runs_covered"] <= 2
     assert "audit" not in res["strategies"]["random"]
