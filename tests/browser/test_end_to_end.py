@@ -249,16 +249,9 @@ def _dashboard(page: Any, server: LiveServer, pid: int, *, multi: bool, shot: st
     assert page.inner_text("#stop-reason").strip()
     assert page.locator("#per-class-table tbody tr").count() >= 2
     assert page.locator("#job-list .job[data-status=succeeded]").count() >= 2  # import, featurise
-    # the live audit: the random first batch is enough for a first estimate, with its interval
-    page.wait_for_function("() => document.querySelector('#audit').dataset.verdict !== 'none'",
+    # the live audit's panel: an estimate or, this early, how many audit labels it needs
+    page.wait_for_function("() => document.querySelector('#audit-reason').textContent.includes('audit')",
                            timeout=TIMEOUT)
-    audit = _metrics(page, server, pid)["audit"]["latest"]
-    assert page.locator("#audit").get_attribute("data-verdict") == audit["verdict"]
-    saved = page.inner_text("#audit-saved")
-    assert re.fullmatch(r"(-?\d+|more than the pool) labels saved", saved), saved
-    interval = page.inner_text("#audit-interval")
-    assert "90 % interval" in interval and f"of {audit['n_labels']})" in interval, interval
-    assert page.inner_text("#audit-reason").strip() == audit["reason"].strip()
     screenshot(page, f"{shot}-dashboard")
 
 

@@ -24,8 +24,8 @@ from tests.service.conftest import reviews, wait_jobs, write_csv
 
 
 def _project(ctx: ServiceContext, admin: auth.UserPublic, make: Callable[..., Any],
-             tmp_path: Path, n: int = 300) -> tuple[int, dict[str, str]]:
-    p = make()
+             tmp_path: Path, n: int = 300, **settings: Any) -> tuple[int, dict[str, str]]:
+    p = make(settings=settings)
     data = reviews(n)
     start_import(ctx, admin, p.id, str(write_csv(tmp_path / "pool.csv",
                                                  [{"text": t, "label": ""} for t, _ in data])))
@@ -66,7 +66,19 @@ def test_audit_picks_are_served_recorded_and_estimated(
     m = metrics.project_metrics(ctx, admin, pid)["audit"]
     assert m["enabled"] and m["history"]
     latest = m["latest"]
-    assert latest["n_labels"] >= 70 and latest["n_audit"] >= audit.MIN_AUDIT
+    assert latest["n_labels"] >= 70 and latest["n_audit"] == len(flagged)
+    if latest["n_audit"] < audit.MIN_AUDIT:  # too few for an interval: it says so
+        assert latest["labels_saved"] is None and latest["verdict"] == "unclear"
+        assert f"needs {audit.MIN_AUDIT}" in latest["reason"]
+
+
+def test_the_estimate_has_an_interval_and_a_verdict(
+        ctx: ServiceContext, admin: auth.UserPublic, make_text_project: Callable[..., Any],
+        tmp_path: Path) -> None:
+    pid, truth = _project(ctx, admin, make_text_project, tmp_path, audit_share=0.4)
+    _label(ctx, admin, pid, truth, 60)
+    latest = metrics.project_metrics(ctx, admin, pid)["audit"]["latest"]
+    assert latest["n_audit"] >= audit.MIN_AUDIT
     assert latest["verdict"] in ("winning", "losing", "unclear") and latest["reason"]
     low, mid, high = (latest[k] for k in ("labels_saved_low", "labels_saved",
                                           "labels_saved_high"))
@@ -77,11 +89,11 @@ def test_audit_picks_are_served_recorded_and_estimated(
 def test_the_audit_history_survives_a_restart(
         ctx: ServiceContext, admin: auth.UserPublic, make_text_project: Callable[..., Any],
         tmp_path: Path, database_url: str) -> None:
-    pid, truth = _project(ctx, admin, make_text_project, tmp_path, n=150)
-    _label(ctx, admin, pid, truth, 30)
+    pid, truth = _project(ctx, admin, make_text_project, tmp_path, n=150, audit_share=0.5)
+    _label(ctx, admin, pid, truth, 40)
     before = metrics.project_metrics(ctx, admin, pid)["audit"]
     audit_items = int(ctx.loops.state(pid).audit_rows.sum())
-    assert before["latest"] is not None
+    assert before["latest"] is not None and before["latest"]["labels_saved"] is not None
     ctx.close()
     again = ServiceContext(Settings(data_dir=tmp_path / "data", database_url=database_url))
     again.start()
