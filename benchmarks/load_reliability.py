@@ -35,7 +35,6 @@ import io
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -101,6 +100,9 @@ class Report:
     failures: list[str] = field(default_factory=list)
     """Requests that got no reply (connection errors, timeouts)."""
     settings_seconds: list[float] = field(default_factory=list)
+    label_seconds: list[float] = field(default_factory=list)
+    """Each annotator ``POST .../annotations``, timed as the settings requests are."""
+    next_seconds: list[float] = field(default_factory=list)
     imports: int = 0
     seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -111,6 +113,13 @@ class Report:
             if r.status_code >= 500:
                 self.errors.append(f"{r.request.method} {r.request.url.path}: "
                                    f"{r.status_code} {r.text[:200]}")
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (nearest rank below), rounded to milliseconds; None if empty."""
+    if not values:
+        return None
+    return round(sorted(values)[int(q * (len(values) - 1))], 3)
 
 
 def setup(url: str, admin_token: str, *, annotators: int, items: int, seed: int = 0
@@ -170,8 +179,12 @@ def drive(url: str, admin_token: str, tokens: list[str], project_id: int,
                           timeout=60) as c:
             while not stop.is_set():
                 try:
+                    t0 = time.perf_counter()
                     r = c.get(f"{base}/next", params={"n": 5})
+                    dt = time.perf_counter() - t0
                     rep.status(r)
+                    with rep.lock:
+                        rep.next_seconds.append(dt)
                     if r.status_code != 200:
                         time.sleep(0.2)
                         continue
@@ -179,10 +192,14 @@ def drive(url: str, admin_token: str, tokens: list[str], project_id: int,
                         if stop.is_set():
                             return
                         label = truth.get(it["text"]) or rng.choice(["neg", "pos"])
+                        t0 = time.perf_counter()
                         a = c.post(f"{base}/annotations", json={
                             "item_id": it["id"], "label": label,
                             "request_id": uuid.uuid4().hex})
+                        dt = time.perf_counter() - t0
                         rep.status(a)
+                        with rep.lock:
+                            rep.label_seconds.append(dt)
                         if a.status_code == 200:
                             with rep.lock:
                                 rep.acked[a.json()["annotation_id"]] = [it["id"], i]
@@ -279,11 +296,19 @@ def check(url: str, admin_token: str, database_url: str, project_id: int, rep: R
         "next_serves_labelled": len({it["id"] for it in served} & labelled),
         "settings_requests": len(rep.settings_seconds),
         "settings_max_s": round(max(rep.settings_seconds, default=0.0), 3),
-        "settings_p95_s": round(sorted(rep.settings_seconds)[int(0.95 * (len(rep.settings_seconds) - 1))], 3)
-        if rep.settings_seconds else None,
+        "settings_p95_s": _quantile(rep.settings_seconds, 0.95),
         "settings_over_1s": sum(1 for t in rep.settings_seconds if t > 1.0),
-        "settings_median_s": round(statistics.median(rep.settings_seconds), 3)
-        if rep.settings_seconds else None,
+        "settings_median_s": _quantile(rep.settings_seconds, 0.5),
+        # the same figures for the annotators' own requests: a tail the settings share
+        # with them is the server's load, not a settings request waiting for a model
+        "label_median_s": _quantile(rep.label_seconds, 0.5),
+        "label_p95_s": _quantile(rep.label_seconds, 0.95),
+        "label_max_s": round(max(rep.label_seconds, default=0.0), 3),
+        "label_over_1s_share": round(sum(1 for t in rep.label_seconds if t > 1.0)
+                                     / max(len(rep.label_seconds), 1), 4),
+        "next_median_s": _quantile(rep.next_seconds, 0.5),
+        "next_p95_s": _quantile(rep.next_seconds, 0.95),
+        "next_max_s": round(max(rep.next_seconds, default=0.0), 3),
         "imports": rep.imports,
         "first_errors": (rep.errors + rep.failures)[:5],
     }

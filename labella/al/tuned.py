@@ -19,7 +19,18 @@ O(log n) tunings; between tunings a fit is a single logistic regression.
 Multi-label heads are not tuned (``C`` stays at its starting value, one balanced
 logistic regression per label).
 
-Before the first tuning (fewer than ``self_train_below`` labels) the head also
+Before the first query the default is random sampling's own model. Below
+``self_train_below`` labels (the random first batch) its predictions are those of plain
+logistic regression (``C=1``, no class weights: what ``random`` uses) fitted on the same
+labels, while queries score with the class-balanced head (:meth:`for_queries`). On the
+same random labels the balanced head is better on average (2-20 points at 10 labels) but
+one unlucky draw of an imbalanced pool put it 11-26 points below plain logistic
+regression, a loss no rule on ten labels can foresee (docs/default-strategy.md §11); so
+the default takes no risk before it has made a query, and active learning starts to
+matter from the first queried batch. ``first_batch="pseudo"`` restores the earlier
+behaviour, described next.
+
+With ``first_batch="pseudo"``, before the first tuning the head instead also
 learns from the unlabelled pool when it is given one (``fit(X, y, unlabeled=...)``):
 it labels the pool with its own predictions, adds for each class the pool items it
 is most sure of (twice as many per class as there are labels per class, at weight
@@ -45,6 +56,7 @@ from threadpoolctl import threadpool_limits
 from labella.al.heads import Head, SklearnHead
 
 C_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+FIRST_BATCH = ("plain", "pseudo")
 
 
 class TunedLogisticHead(SklearnHead):
@@ -63,6 +75,11 @@ class TunedLogisticHead(SklearnHead):
             given to :meth:`fit`, add pseudo-labelled pool items (0: never).
         pseudo_per_class: pseudo-labels per class, as a multiple of the labels per class.
         pseudo_weight: sample weight of a pseudo-labelled item (a label weighs 1).
+        prior_majority: with ``first_batch="pseudo"``, correct predictions by the
+            first labels' class distribution when one class holds this share of them.
+        first_batch: below ``self_train_below`` labels, predict with plain logistic
+            regression on the labels (``"plain"``, the default) or with the balanced head,
+            pseudo-labels and the prior rule (``"pseudo"``).
 
     Attributes (after fit):
         C_: the regularisation in use.
@@ -87,6 +104,7 @@ class TunedLogisticHead(SklearnHead):
         pseudo_per_class: float = 2.0,
         pseudo_weight: float = 0.3,
         prior_majority: float = 0.75,
+        first_batch: str = "plain",
     ) -> None:
         if growth <= 1.0:
             raise ValueError(f"growth must be > 1; got {growth}")
@@ -102,10 +120,14 @@ class TunedLogisticHead(SklearnHead):
         self.self_train_below = self_train_below
         self.pseudo_per_class = pseudo_per_class
         self.pseudo_weight = pseudo_weight
+        if first_batch not in FIRST_BATCH:
+            raise ValueError(f"first_batch must be one of {FIRST_BATCH}; got {first_batch!r}")
         self.prior_majority = prior_majority
+        self.first_batch = first_batch
         self.C_ = C
         self.tuned_at_ = 0
         self.n_pseudo_ = 0
+        self.plain_ = False
         super().__init__(self._estimator(C), n_classes, multi_label=multi_label)
 
     @staticmethod
@@ -118,14 +140,14 @@ class TunedLogisticHead(SklearnHead):
                           min_labels=self.min_labels, folds=self.folds, growth=self.growth,
                           one_se=self.one_se, self_train_below=self.self_train_below,
                           pseudo_per_class=self.pseudo_per_class, pseudo_weight=self.pseudo_weight,
-                          prior_majority=self.prior_majority)
+                          prior_majority=self.prior_majority, first_batch=self.first_batch)
         twin.C_, twin.tuned_at_ = self.C_, self.tuned_at_
         twin.estimator = self._estimator(self.C_)
         return twin
 
     def get_params(self) -> dict[str, Any]:
         return {"C": self.C_, "class_weight": "balanced", "tuned_at": self.tuned_at_,
-                "pseudo_labels": self.n_pseudo_}
+                "pseudo_labels": self.n_pseudo_, "plain_first_batch": self.plain_}
 
     def cv_losses(self, X: np.ndarray, y: np.ndarray, C: float,
                   folds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +197,13 @@ class TunedLogisticHead(SklearnHead):
         self.tuned_at_ = n
         self.estimator = self._estimator(self.C_)
 
+    def _plain_first_batch(self, n_labels: int) -> bool:
+        return not self.multi_label and n_labels < self.self_train_below
+
     def wants_unlabeled(self, n_labels: int) -> bool:
         """Whether :meth:`fit` at ``n_labels`` labels would use the unlabelled pool."""
-        return not self.multi_label and n_labels < self.self_train_below
+        return (self.first_batch == "pseudo" and not self.multi_label
+                and n_labels < self.self_train_below)
 
     def fit(self, X: np.ndarray, y: np.ndarray,
             unlabeled: np.ndarray | None = None) -> TunedLogisticHead:
@@ -186,7 +212,16 @@ class TunedLogisticHead(SklearnHead):
         self._maybe_tune(X, y)
         super().fit(X, y)
         self.n_pseudo_ = 0
+        self.plain_ = False
         self.labels_only_: Any = None
+        self.prior_ = None
+        if self.first_batch == "plain":
+            if self._plain_first_batch(len(y)) and not isinstance(self.model_, int):
+                self.labels_only_ = self.model_
+                with threadpool_limits(1):  # small fits: see labella.al.heads.blas_threads_for
+                    self.model_ = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+                self.plain_ = True
+            return self
         self.prior_ = self._first_labels_prior(y)
         if (unlabeled is not None and len(unlabeled) and self.wants_unlabeled(len(y))
                 and not isinstance(self.model_, int)):
@@ -221,13 +256,14 @@ class TunedLogisticHead(SklearnHead):
 
     def for_queries(self) -> Head:
         """The head query strategies should score with: this one fitted on the labels
-        alone (without its pseudo-labels, when it has any), without the first labels'
-        prior correction."""
-        if not self.n_pseudo_ and getattr(self, "prior_", None) is None:
+        alone: the balanced model, not the plain first-batch one, without pseudo-labels
+        or the first labels' prior correction."""
+        replaced = self.n_pseudo_ or getattr(self, "plain_", False)
+        if not replaced and getattr(self, "prior_", None) is None:
             return self
         view = SklearnHead(self._estimator(self.C_), self.n_classes)
         view.classes_ = self.classes_
-        view.model_ = self.labels_only_ if self.n_pseudo_ else self.model_
+        view.model_ = self.labels_only_ if replaced else self.model_
         return view
 
     def _self_train(self, X: np.ndarray, y: np.ndarray, unlabeled: np.ndarray) -> None:

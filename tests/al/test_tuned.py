@@ -108,8 +108,8 @@ def test_pseudo_labels_from_the_pool_help_at_ten_labels() -> None:
         if len(set(y[lab])) < 2:
             continue
         unl = np.setdiff1d(np.arange(1000), lab)
-        alone = TunedLogisticHead(2).fit(X[lab], y[lab])
-        pooled = TunedLogisticHead(2).fit(X[lab], y[lab], unlabeled=X[unl])
+        alone = TunedLogisticHead(2, first_batch="pseudo").fit(X[lab], y[lab])
+        pooled = TunedLogisticHead(2, first_batch="pseudo").fit(X[lab], y[lab], unlabeled=X[unl])
         # 10 labels, 2 classes: 2 x 5 per class, at least 2, for each class
         assert alone.n_pseudo_ == 0 and pooled.n_pseudo_ == 20
         gains.append((pooled.predict(Xt) == yt).mean() - (alone.predict(Xt) == yt).mean())
@@ -118,21 +118,24 @@ def test_pseudo_labels_from_the_pool_help_at_ten_labels() -> None:
 
 def test_the_pool_is_used_only_before_the_first_tuning() -> None:
     X, y = make_blobs(n=400, n_classes=3, seed=4)
-    head = TunedLogisticHead(3)
+    head = TunedLogisticHead(3, first_batch="pseudo")
     assert head.wants_unlabeled(19) and not head.wants_unlabeled(20)
-    assert not TunedLogisticHead(3, self_train_below=0).wants_unlabeled(5)
-    assert not TunedLogisticHead(3, multi_label=True).wants_unlabeled(5)
-    with_pool = TunedLogisticHead(3).fit(X[:30], y[:30], unlabeled=X[30:])
-    without = TunedLogisticHead(3).fit(X[:30], y[:30])
+    assert not TunedLogisticHead(3, first_batch="pseudo", self_train_below=0).wants_unlabeled(5)
+    assert not TunedLogisticHead(3, first_batch="pseudo", multi_label=True).wants_unlabeled(5)
+    with_pool = TunedLogisticHead(3, first_batch="pseudo").fit(X[:30], y[:30], unlabeled=X[30:])
+    without = TunedLogisticHead(3, first_batch="pseudo").fit(X[:30], y[:30])
     assert with_pool.n_pseudo_ == 0
     np.testing.assert_allclose(with_pool.predict_proba(X), without.predict_proba(X))
-    few = TunedLogisticHead(3).fit(X[:12], y[:12], unlabeled=X[30:])
+    few = TunedLogisticHead(3, first_batch="pseudo").fit(X[:12], y[:12], unlabeled=X[30:])
     assert few.n_pseudo_ > 0 and few.get_params()["pseudo_labels"] == few.n_pseudo_
-    assert not np.allclose(few.predict_proba(X), TunedLogisticHead(3).fit(X[:12], y[:12]).predict_proba(X))
-    twin = TunedLogisticHead(3, self_train_below=7, pseudo_per_class=3.0, pseudo_weight=0.5).clone()
+    alone = TunedLogisticHead(3, first_batch="pseudo").fit(X[:12], y[:12])
+    assert not np.allclose(few.predict_proba(X), alone.predict_proba(X))
+    twin = TunedLogisticHead(3, first_batch="pseudo", self_train_below=7, pseudo_per_class=3.0,
+                             pseudo_weight=0.5).clone()
     assert (twin.self_train_below, twin.pseudo_per_class, twin.pseudo_weight) == (7, 3.0, 0.5)
+    assert twin.first_batch == "pseudo" and TunedLogisticHead(3).clone().first_batch == "plain"
     with pytest.raises(ValueError, match="pseudo_weight"):
-        TunedLogisticHead(3, pseudo_weight=0.0)
+        TunedLogisticHead(3, first_batch="pseudo", pseudo_weight=0.0)
 
 
 def test_fit_head_hands_the_pool_only_to_heads_that_want_it() -> None:
@@ -147,12 +150,12 @@ def test_fit_head_hands_the_pool_only_to_heads_that_want_it() -> None:
         calls.append(1)
         return pool.unlabeled_sample()
 
-    tuned = fit_head(TunedLogisticHead(3), *pool.labeled_data(), unlabeled=sample)
+    tuned = fit_head(TunedLogisticHead(3, first_batch="pseudo"), *pool.labeled_data(), unlabeled=sample)
     assert calls == [1] and tuned.n_pseudo_ > 0
     fit_head(logistic_regression(3), *pool.labeled_data(), unlabeled=sample)  # no such method
     assert calls == [1]
     late = pool.with_labels(np.arange(12, 40), y[12:40])
-    fit_head(TunedLogisticHead(3), *late.labeled_data(), unlabeled=sample)  # 40 labels: not wanted
+    fit_head(TunedLogisticHead(3, first_batch="pseudo"), *late.labeled_data(), unlabeled=sample)  # 40 labels: not wanted
     assert calls == [1]
 
 
@@ -170,12 +173,12 @@ def test_unlabeled_sample_skips_labelled_rows_and_caps_its_size() -> None:
 
 def test_queries_score_with_the_labels_only_model() -> None:
     X, y = make_blobs(n=400, n_classes=3, seed=6)
-    head = TunedLogisticHead(3).fit(X[:12], y[:12], unlabeled=X[12:])
-    plain = TunedLogisticHead(3).fit(X[:12], y[:12])
+    head = TunedLogisticHead(3, first_batch="pseudo").fit(X[:12], y[:12], unlabeled=X[12:])
+    plain = TunedLogisticHead(3, first_batch="pseudo").fit(X[:12], y[:12])
     view = head.for_queries()
     assert view is not head
     np.testing.assert_allclose(view.predict_proba(X), plain.predict_proba(X))
-    late = TunedLogisticHead(3).fit(X[:40], y[:40], unlabeled=X[40:])
+    late = TunedLogisticHead(3, first_batch="pseudo").fit(X[:40], y[:40], unlabeled=X[40:])
     assert late.for_queries() is late
 
 
@@ -185,12 +188,15 @@ def test_pseudo_labels_change_the_first_checkpoint_only(monkeypatch: pytest.Monk
     from labella.al import pipelines
     from labella.al.simulate import run_curve
 
+    monkeypatch.setitem(pipelines.HEAD_FACTORIES, "pseudo",
+                        lambda n, ml: TunedLogisticHead(n, first_batch="pseudo", multi_label=ml))
     monkeypatch.setitem(pipelines.HEAD_FACTORIES, "no_pseudo",
-                        lambda n, ml: TunedLogisticHead(n, multi_label=ml, self_train_below=0))
+                        lambda n, ml: TunedLogisticHead(n, first_batch="pseudo", multi_label=ml,
+                                                        self_train_below=0))
     X, y = _two_blobs(7, n=700)
     kw = dict(n_classes=2, multi_label=False, budget=60, batch_size=10, initial=10, seed=3)
     with_pool = run_curve(X[:500], y[:500], X[500:], y[500:],
-                          pipeline=pipelines.Pipeline("margin", head="tuned_logistic_regression"), **kw)
+                          pipeline=pipelines.Pipeline("margin", head="pseudo"), **kw)
     without = run_curve(X[:500], y[:500], X[500:], y[500:],
                         pipeline=pipelines.Pipeline("margin", head="no_pseudo"), **kw)
     assert with_pool.labels == without.labels
@@ -213,8 +219,9 @@ def test_first_labels_with_a_clear_majority_predict_with_their_class_prior() -> 
         first = np.random.default_rng(seed).choice(2000, size=10, replace=False)
         if len(np.unique(y[first])) < 2:
             continue
-        new = TunedLogisticHead(2).fit(X[first], y[first], unlabeled=X[:2000])
-        old = TunedLogisticHead(2, prior_majority=1.01).fit(X[first], y[first], unlabeled=X[:2000])
+        new = TunedLogisticHead(2, first_batch="pseudo").fit(X[first], y[first], unlabeled=X[:2000])
+        old = TunedLogisticHead(2, first_batch="pseudo", prior_majority=1.01).fit(
+            X[first], y[first], unlabeled=X[:2000])
         assert new.prior_ is not None and old.prior_ is None
         gains.append((new.predict(X[test]) == y[test]).mean() - (old.predict(X[test]) == y[test]).mean())
         # queries score with the balanced model on the labels alone, as before
@@ -225,7 +232,50 @@ def test_first_labels_with_a_clear_majority_predict_with_their_class_prior() -> 
 
 def test_no_prior_correction_once_active_learning_labels_arrive() -> None:
     X, y = _imbalanced(seed=1)
-    head = TunedLogisticHead(2).fit(X[:40], y[:40])
+    head = TunedLogisticHead(2, first_batch="pseudo").fit(X[:40], y[:40])
     assert head.prior_ is None
     balanced = np.flatnonzero(y == 1)[:5].tolist() + np.flatnonzero(y == 0)[:5].tolist()
-    assert TunedLogisticHead(2).fit(X[balanced], y[balanced]).prior_ is None  # no clear majority
+    assert TunedLogisticHead(2, first_batch="pseudo").fit(X[balanced], y[balanced]).prior_ is None  # no clear majority
+
+
+def test_before_its_first_query_the_default_predicts_as_random_sampling_does() -> None:
+    # below 20 labels (the random first batch) predictions are plain logistic regression's
+    # on the same labels, so the default cannot start behind random; queries still score
+    # with the class-balanced head, and from 20 labels on nothing changes
+    from labella.al.heads import logistic_regression
+
+    X, y = _imbalanced(seed=2)
+    first = np.concatenate([np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:6]])
+    head = TunedLogisticHead(2).fit(X[first], y[first], unlabeled=X[100:])
+    plain = logistic_regression(2).fit(X[first], y[first])
+    balanced = TunedLogisticHead(2, first_batch="pseudo").fit(X[first], y[first])
+    assert head.plain_ and head.n_pseudo_ == 0 and head.get_params()["plain_first_batch"]
+    np.testing.assert_allclose(head.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_allclose(head.for_queries().predict_proba(X), balanced.predict_proba(X))
+    assert not np.allclose(head.predict_proba(X), balanced.predict_proba(X))
+    assert not head.wants_unlabeled(10)
+    late = TunedLogisticHead(2).fit(X[:40], y[:40])
+    assert not late.plain_ and late.for_queries() is late
+    np.testing.assert_allclose(
+        late.predict_proba(X), TunedLogisticHead(2, first_batch="pseudo").fit(X[:40], y[:40]).predict_proba(X))
+    with pytest.raises(ValueError, match="first_batch"):
+        TunedLogisticHead(2, first_batch="typical")
+
+
+def test_the_default_scores_as_random_at_the_first_checkpoint_and_queries_as_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from labella.al import pipelines
+    from labella.al.simulate import run_curve
+
+    monkeypatch.setitem(pipelines.HEAD_FACTORIES, "pseudo",
+                        lambda n, ml: TunedLogisticHead(n, first_batch="pseudo", multi_label=ml))
+    X, y = _imbalanced(n=900, seed=3)
+    kw = dict(n_classes=2, multi_label=False, budget=60, batch_size=10, initial=10)
+    for seed in range(3):
+        args = (X[:600], y[:600], X[600:], y[600:])
+        default = run_curve(*args, pipeline=pipelines.Pipeline("margin", head="tuned_logistic_regression"),
+                            seed=seed, **kw)
+        random = run_curve(*args, pipeline=pipelines.PIPELINES["random"], seed=seed, **kw)
+        before = run_curve(*args, pipeline=pipelines.Pipeline("margin", head="pseudo"), seed=seed, **kw)
+        assert default.scores[0] == random.scores[0]
+        assert default.labels == before.labels and default.scores[1:] == before.scores[1:]

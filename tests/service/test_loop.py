@@ -253,18 +253,18 @@ def test_data_browser_filters(ctx: ServiceContext, admin: auth.UserPublic, make_
     from labella.service.browse import UNLABELED, list_items
 
     p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=60, n_test=20)
-    for it in labelling.next_items(ctx, admin, p.id, 15):
+    for it in labelling.next_items(ctx, admin, p.id, 20):  # 20: past the plain first batch
         labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
     _wait_version(ctx, p.id, 0)
     everything = list_items(ctx, admin, p.id, limit=500)
     assert everything.total == 80
     pos = list_items(ctx, admin, p.id, label="pos", limit=500)
     assert pos.total > 0 and all(r.labels == ["pos"] for r in pos.items)
-    assert list_items(ctx, admin, p.id, label=UNLABELED).total == 80 - 15 - 20
+    assert list_items(ctx, admin, p.id, label=UNLABELED).total == 80 - 20 - 20
     assert list_items(ctx, admin, p.id, split="evaluation").total == 20
-    # 15 labelled in the loop + 20 evaluation labels imported by admin (imports are attributed
+    # 20 labelled in the loop + 20 evaluation labels imported by admin (imports are attributed
     # to the importing user, with source "import" in the history)
-    assert list_items(ctx, admin, p.id, annotator="admin").total == 35
+    assert list_items(ctx, admin, p.id, annotator="admin").total == 40
     pred = list_items(ctx, admin, p.id, prediction="neg", limit=500)
     assert pred.total > 0 and all(r.prediction == ["neg"] for r in pred.items)
     sure = list_items(ctx, admin, p.id, min_confidence=0.9, sort="-confidence", limit=500)
@@ -308,17 +308,29 @@ def test_sgd_head_project_exports_a_loadable_model(ctx: ServiceContext, admin: a
     np.testing.assert_array_equal(head.predict_proba(X), live.predict_proba(X))
 
 
-def test_the_first_refits_learn_from_the_unlabelled_pool(ctx: ServiceContext, admin: auth.UserPublic,
-                                                         make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_refits_predict_as_random_sampling_would(ctx: ServiceContext, admin: auth.UserPublic,
+                                                           make_text_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    from labella.al.serialize import load_head
     from labella.al.tuned import TunedLogisticHead
+    from labella.service import exporting
 
     p, truth = _project_with_pool(ctx, make_text_project, tmp_path, n=120, n_test=0)
     for it in labelling.next_items(ctx, admin, p.id, 10):
         labelling.annotate(ctx, admin, p.id, it.id, labels=truth[it.text or ""])
     _wait_version(ctx, p.id, 0)
-    head = ctx.loops.state(p.id).head
-    # below 20 labels the default head adds pseudo-labelled pool items (tuned.py)
-    assert isinstance(head, TunedLogisticHead) and head.n_pseudo_ > 0
+    st = ctx.loops.state(p.id)
+    with st.lock:
+        head, X = st.head, st.X
+    # below 20 labels the default head predicts with plain logistic regression (tuned.py)
+    # and queries with the class-balanced one; the saved model predicts the same
+    assert isinstance(head, TunedLogisticHead) and head.plain_ and head.n_pseudo_ == 0
+    assert head.for_queries() is not head
+    path = exporting.export_model(ctx, admin, p.id)
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "model")
+    np.testing.assert_allclose(load_head(tmp_path / "model").predict_proba(X), head.predict_proba(X))
 
 
 def test_the_tuned_head_keeps_its_tuning_across_refits(ctx: ServiceContext, admin: auth.UserPublic,

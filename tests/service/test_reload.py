@@ -76,7 +76,7 @@ def _reload_behind_gate(ctx: ServiceContext, project_id: int,
 def test_annotations_made_during_a_reload_reach_the_new_state(
         ctx: ServiceContext, admin: auth.UserPublic, make_text_project: Callable[..., Any],
         tmp_path: Path, gate: tuple[threading.Event, threading.Event]) -> None:
-    p, truth = _pool(ctx, admin, make_text_project, tmp_path)
+    p, truth = _pool(ctx, admin, make_text_project, tmp_path, n=110)  # fewer free items than next?n=100
     bob = _annotator(ctx, p.id, "bob")
     first = labelling.next_items(ctx, admin, p.id, 10)
     for it in first:
