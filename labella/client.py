@@ -399,3 +399,11 @@ class Project:
         result: dict[str, Any] = self._c.request(
             "POST", f"/api/projects/{self.id}/label-errors/{item_id}", json=body)
         return result
+
+    def auto_accept_preview(self, label: str, *, target: float = 0.95) -> dict[str, Any]:
+        """Difficulty of the unlabelled items and the threshold at which suggestions of
+        ``label`` meet ``target`` precision on the evaluation labels (read-only)."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/auto-accept", params={"label": label,
+                                                                   "target": target})
+        return result

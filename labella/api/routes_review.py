@@ -89,3 +89,34 @@ def answer(project_id: PathId, item_id: PathId, body: ReviewAnswer, ctx: Ctx,
     labels: list[str] | str | None = body.labels if body.labels is not None else body.label
     return AckModel.of(review.review_item(ctx, user, project_id, item_id, action=body.action,
                                           labels=labels, request_id=body.request_id))
+
+
+class AcceptPreviewModel(BaseModel):
+    label: str
+    target: float
+    difficulty: dict[str, int] = Field(description="unlabelled items per band (calibrated "
+                                                   "confidence: easy >= 0.9, hard < 0.6)")
+    n_evaluation: int
+    threshold: float | None = Field(description="null: the evaluation labels support no "
+                                                "threshold for this target")
+    precision: float | None
+    low: float | None = Field(description="95 % Wilson interval of the measured precision")
+    high: float | None
+    n_measured: int
+    n_would_accept: int
+
+
+@router.get("/projects/{project_id}/auto-accept", response_model=AcceptPreviewModel,
+            tags=["review"], responses=IN_PROJECT)
+def auto_accept_preview(project_id: PathId, ctx: Ctx, user: CurrentUser,
+                        label: Annotated[str, Query(min_length=1,
+                                                    max_length=LIMITS.max_label_chars)],
+                        target: Annotated[float, Query(ge=0.5, lt=1)] = 0.95
+                        ) -> AcceptPreviewModel:
+    """Difficulty of the unlabelled items, and the threshold at which the model's
+    suggestions of ``label`` meet ``target`` precision on the labelled evaluation items
+    (with the measured precision and its interval). Read-only: accepting is not built."""
+    from labella.service import auto_accept
+
+    return AcceptPreviewModel(**asdict(auto_accept.preview(ctx, user, project_id, label=label,
+                                                           target=target)))
