@@ -58,6 +58,8 @@ class Item:
     suggestion: list[str] | None
     confidence: float | None
     reason: Reason
+    preselect: bool = False
+    """The server pre-selects the suggestion (its calibrated chance of being right is high)."""
 
 
 class Client:
@@ -300,7 +302,8 @@ class Project:
         for d in self._c.request("GET", f"/api/projects/{self.id}/next", params={"n": n}):
             url = d["image_url"]
             out.append(Item(d["id"], d["text"], self._c.url + url if url else None, d["image_name"],
-                            d["suggestion"], d["confidence"], Reason(**d["reason"])))
+                            d["suggestion"], d["confidence"], Reason(**d["reason"]),
+                            bool(d.get("preselect", False))))
         return out
 
     def annotate(self, item_id: int, *, label: str | None = None, labels: list[str] | None = None,
@@ -369,4 +372,38 @@ class Project:
     def add_member(self, username: str, role: str = "annotator") -> dict[str, Any]:
         result: dict[str, Any] = self._c.request("PUT", f"/api/projects/{self.id}/members",
                                                  json={"username": username, "role": role})
+        return result
+
+    # -- label-error review ----------------------------------------------------------------
+
+    def scan_label_errors(self) -> Job:
+        """Start a scan for likely label errors (confident learning); ``.wait()`` on it."""
+        return Job(self._c, self._c.request("POST",
+                                            f"/api/projects/{self.id}/label-errors/scan"))
+
+    def label_errors(self, limit: int = 50) -> dict[str, Any]:
+        """The latest scan's suspects not answered since: ``items`` (each with ``given``,
+        ``suggested`` and ``quality``), ``n_checked``, ``n_suspected``, ``n_answered``."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/label-errors", params={"limit": limit})
+        return result
+
+    def review_label_error(self, item_id: int, *, confirm: bool = False,
+                           label: str | None = None,
+                           labels: list[str] | None = None) -> dict[str, Any]:
+        """Answer a suspect: ``confirm=True`` keeps its label; else relabel it."""
+        body: dict[str, Any] = {"action": "confirm" if confirm else "relabel",
+                                "request_id": uuid.uuid4().hex}
+        if not confirm:
+            body.update(label=label, labels=labels)
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/label-errors/{item_id}", json=body)
+        return result
+
+    def auto_accept_preview(self, label: str, *, target: float = 0.95) -> dict[str, Any]:
+        """Difficulty of the unlabelled items and the threshold at which suggestions of
+        ``label`` meet ``target`` precision on the evaluation labels (read-only)."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/auto-accept", params={"label": label,
+                                                                   "target": target})
         return result

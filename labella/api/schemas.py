@@ -183,13 +183,16 @@ class NextItemModel(BaseModel):
     suggestion: list[str] | None
     confidence: float | None
     reason: ReasonModel
+    preselect: bool = Field(default=False, description=(
+        "pre-select the suggestion: its calibrated chance of being right reaches the "
+        "project's preselect_threshold"))
 
     @classmethod
     def of(cls, it: NextItem, project_id: int) -> NextItemModel:
         url = f"/api/projects/{project_id}/items/{it.id}/image" if it.image_key else None
         return cls(id=it.id, text=it.text, image_url=url, image_name=it.image_name,
                    suggestion=it.suggestion, confidence=it.confidence,
-                   reason=ReasonModel(**asdict(it.reason)))
+                   reason=ReasonModel(**asdict(it.reason)), preselect=it.preselect)
 
 
 class AnnotationCreate(Body):

@@ -23,8 +23,10 @@ def _bind(ctx: ServiceContext, fn: Runner) -> Handler:
 def register_handlers(ctx: ServiceContext) -> None:
     from labella.service.featurising import run_featurise
     from labella.service.importing import run_import
+    from labella.service.review import SCAN_KIND, run_scan
     from labella.service.training import run_retrain
 
     ctx.handlers.register("import", _bind(ctx, run_import), resumable=True)
     ctx.handlers.register("featurise", _bind(ctx, run_featurise), resumable=True)
     ctx.handlers.register("retrain", _bind(ctx, run_retrain), resumable=True)
+    ctx.handlers.register(SCAN_KIND, _bind(ctx, run_scan), resumable=True)

@@ -31,6 +31,7 @@ from labella.service.state import (
     ProjectState,
     Served,
 )
+from labella.service.suggestions import suggest
 from labella.store.annotations import Annotation
 from labella.store.base import utcnow
 from labella.store.items import Item
@@ -99,18 +100,20 @@ class LoopManager(ProjectLoops):
                     self.mark_dirty(project_id)
             for row, _score, _why, _v in picked:
                 st.leases[row] = (user_id, now + self.lease_seconds)
-            suggestions = self._suggest(st, [p[0] for p in picked])
-            for (row, *_), (sugg, conf) in zip(picked, suggestions, strict=True):
-                st.served[(user_id, row)] = Served(st.version if sugg is not None else None,
-                                                   sugg, conf, audit=row in audit_picks)
+            suggestions = suggest(st, [p[0] for p in picked])
+            for (row, *_), sg in zip(picked, suggestions, strict=True):
+                st.served[(user_id, row)] = Served(st.version if sg.labels is not None else None,
+                                                   sg.labels, sg.confidence,
+                                                   audit=row in audit_picks)
             ids = st.index.ids([p[0] for p in picked]).tolist() if picked else []
         items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
         out = []
-        for item_id, (_row, score, why, version), (sugg, conf) in zip(
+        for item_id, (_row, score, why, version), sg in zip(
                 ids, picked, suggestions, strict=True):
             it = items[item_id]
-            out.append(NextItem(item_id, it.text, it.blob_key, it.image_name, sugg, conf,
-                                Reason(why, score, version)))
+            out.append(NextItem(item_id, it.text, it.blob_key, it.image_name, sg.labels,
+                                sg.confidence, Reason(why, score, version),
+                                preselect=sg.preselect))
         return out
 
     @staticmethod
@@ -139,15 +142,6 @@ class LoopManager(ProjectLoops):
         rng = np.random.default_rng(st.project_id + st.labels_changed)
         sel = rng.choice(len(cand), size=min(k, len(cand)), replace=False)
         return [(int(cand[i]), None, COLD_REASON) for i in sel]
-
-    @staticmethod
-    def _suggest(st: ProjectState, rows: list[int]) -> list[tuple[list[str] | None, float | None]]:
-        if st.proba is None or not rows:
-            return [(None, None)] * len(rows)
-        proba = st.proba[rows]
-        names = st.task.from_prediction(proba, st.label_names)
-        conf = st.task.confidence(proba)
-        return [(n, float(c)) for n, c in zip(names, conf, strict=True)]
 
     def annotate(self, s: Session, project_id: int, user_id: int, item_id: int, *,
                  action: str, labels: list[str] | None = None, request_id: str | None = None,

@@ -309,6 +309,8 @@ class ProjectLoops:
                 if res.metrics.get("source") == "cross_validation":
                     st.cv_at = res.n_labels
                 st.last_metrics = res.metrics
+                if res.calibrator is not None:
+                    st.calibrator = res.calibrator
             if res.estimate is not None:
                 st.audit_history.append(res.estimate)
             switch = (res.estimate is not None and st.pipeline.switch_when_losing

@@ -123,6 +123,11 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= float(v) <= 0.5:
             raise InvalidRequestError(f"audit_share must be a number in 0..0.5; got {v!r}")
         out["audit_share"] = float(v)
+    if "preselect_threshold" in out and out["preselect_threshold"] is not None:
+        v = out["preselect_threshold"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.5 <= float(v) <= 1.0:
+            raise InvalidRequestError(f"preselect_threshold must be a number in 0.5..1; got {v!r}")
+        out["preselect_threshold"] = float(v)
     if "exploration" in out and out["exploration"] is not None:
         v = out["exploration"]
         if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:

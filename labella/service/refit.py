@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from labella.al import audit
 from labella.al import metrics as al_metrics
 from labella.al.audit import AuditEstimate
+from labella.al.calibration import MIN_CALIBRATION_LABELS, Calibrator, fit_calibrator
 from labella.al.heads import Head, fit_head, query_head
 from labella.al.pipelines import Pipeline
 from labella.al.strategies import REGISTRY
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 MIN_EVAL_LABELS = 5
 """Fewer labelled evaluation items than this: metrics come from cross-validation."""
 MIN_CV_LABELS = 10
+MIN_CV_CALIBRATION_LABELS = 50
+"""Out-of-fold predictions of fewer labels than this fit no temperature: on few labels
+(20, six classes) it made calibration worse (benchmarks/calibration.py)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class RefitResult:
     audit: np.ndarray | None = None
     """Shape ``(len(rows),)``: which queued rows are audit picks (``None``: none)."""
     estimate: AuditEstimate | None = None
+    calibrator: Calibrator | None = None
+    """Temperature scaling fitted on this refit's held-out predictions (``None``: too few
+    held-out labels this time; the previous calibrator stays)."""
 
 
 def primary_metric(multi_label: bool) -> str:
@@ -122,20 +129,29 @@ def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.nd
 def evaluate(snap: Snapshot, head: Head | None, X_lab: np.ndarray, y_lab: np.ndarray) -> dict[str, Any]:
     """Metrics of ``head``: on the labelled evaluation items when there are enough,
     otherwise cross-validated on the labels (when ``snap.want_cv``)."""
+    return evaluate_held_out(snap, head, X_lab, y_lab)[0]
+
+
+def evaluate_held_out(snap: Snapshot, head: Head | None, X_lab: np.ndarray, y_lab: np.ndarray
+                      ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`evaluate`, plus the held-out predictions it measured (probabilities and
+    labels of the evaluation items, or out-of-fold ones of the labels; ``None`` if none)."""
     metric = primary_metric(snap.multi_label)
     eval_mask = labeled_mask(snap.y_eval) if len(snap.y_eval) else np.zeros(0, dtype=bool)
     if head is not None and eval_mask.sum() >= MIN_EVAL_LABELS:
         proba = head.predict_proba(snap.X_eval[eval_mask])
-        m = al_metrics.evaluate(snap.y_eval[eval_mask], proba, multi_label=snap.multi_label,
+        y_eval = snap.y_eval[eval_mask]
+        m = al_metrics.evaluate(y_eval, proba, multi_label=snap.multi_label,
                                 class_names=snap.label_names)
-        return {"source": "evaluation", "metric": metric, "score": m[metric], **m}
+        return {"source": "evaluation", "metric": metric, "score": m[metric], **m}, (proba, y_eval)
     if snap.want_cv and head is not None:
         oof = _cv_proba(snap, head, X_lab, y_lab)
         if oof is not None:
             m = al_metrics.evaluate(y_lab, oof, multi_label=snap.multi_label,
                                     class_names=snap.label_names)
-            return {"source": "cross_validation", "metric": metric, "score": m[metric], **m}
-    return {"source": None, "metric": metric, "score": None}
+            return ({"source": "cross_validation", "metric": metric, "score": m[metric], **m},
+                    (oof, y_lab))
+    return {"source": None, "metric": metric, "score": None}, None
 
 
 def refit(snap: Snapshot) -> RefitResult:
@@ -160,6 +176,7 @@ def _refit(snap: Snapshot) -> RefitResult:
     share = snap.pipeline.audit_share
     audit_mask: np.ndarray | None = None
     estimate: AuditEstimate | None = None
+    calibrator: Calibrator | None = None
     if n_labels == 0:
         name = snap.pipeline.cold_start or "random"
         head, proba, stop_pred = None, None, None  # no labels: no model yet
@@ -185,7 +202,12 @@ def _refit(snap: Snapshot) -> RefitResult:
             res = None
         if first_batch and res is not None and share > 0:
             audit_mask = np.ones(len(res.indices), dtype=bool)
-        metrics = evaluate(snap, head, X_lab, y_lab)
+        metrics, held_out = evaluate_held_out(snap, head, X_lab, y_lab)
+        least = (MIN_CALIBRATION_LABELS if metrics["source"] == "evaluation"
+                 else MIN_CV_CALIBRATION_LABELS)
+        if held_out is not None and len(held_out[1]) >= least:
+            calibrator = fit_calibrator(*held_out, multi_label=snap.multi_label)
+            metrics["calibration"] = {**calibrator.as_dict(), "source": metrics["source"]}
         if snap.want_audit and snap.audit_rows is not None:
             estimate = audit.estimate(X_lab, y_lab, snap.audit_rows[mask], n_pool=pool.n_items,
                                       n_classes=snap.n_classes, head=head,
@@ -200,7 +222,8 @@ def _refit(snap: Snapshot) -> RefitResult:
     if res is not None and res.params.get("fallback"):
         strategy_name = f"{strategy_name} (fallback: {res.params['fallback']})"
     return RefitResult(head, proba, rows, scores, strategy_name, n_labels, metrics, stop_pred,
-                       snap.labels_changed, time.perf_counter() - t0, audit_mask, estimate)
+                       snap.labels_changed, time.perf_counter() - t0, audit_mask, estimate,
+                       calibrator)
 
 
 def _predict(proba: np.ndarray, multi_label: bool) -> np.ndarray:

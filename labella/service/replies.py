@@ -23,6 +23,8 @@ class NextItem:
     suggestion: list[str] | None
     confidence: float | None
     reason: Reason
+    preselect: bool = False
+    """Pre-select the suggestion (see :mod:`labella.service.suggestions`)."""
 
 
 @dataclass(frozen=True)

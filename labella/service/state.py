@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labella.al.audit import AuditEstimate
+from labella.al.calibration import Calibrator
 from labella.al.heads import Head
 from labella.al.pipelines import Pipeline, pipeline_for
 from labella.al.types import UNLABELED, labeled_mask
@@ -45,6 +46,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "label_budget": None,
     "stop_set_size": 1000,
     "audit_share": None,
+    "preselect_threshold": None,
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 
@@ -169,6 +171,9 @@ class ProjectState:
     """Per pool row: its current label came from an audit pick (an unbiased sample)."""
     audit_history: list[Any] = field(default_factory=list)
     """The live audit's estimates (:class:`labella.al.audit.AuditEstimate`), oldest first."""
+    calibrator: Calibrator | None = None
+    """Temperature scaling of the head's confidences, fitted on held-out labels (evaluation
+    items, or out-of-fold predictions); ``None`` until there are enough of them."""
     """Set once a refit has given this state a queue (or found nothing to rank)."""
 
     @property
@@ -240,6 +245,7 @@ def inherit(old: ProjectState, new: ProjectState) -> None:
     new.head = old.head
     new.cv_at, new.last_metrics = old.cv_at, dict(old.last_metrics)
     new.audit_history = list(old.audit_history)
+    new.calibrator = old.calibrator
 
 
 def carry_over(old: ProjectState, new: ProjectState) -> int:

@@ -4,6 +4,7 @@ from labella.web import (
     browse,  # noqa: F401
     dashboard,  # noqa: F401
     label,  # noqa: F401
+    review,  # noqa: F401
     settings,  # noqa: F401
     signin,  # noqa: F401
     wizard,  # noqa: F401

@@ -318,9 +318,11 @@ function show(item, previous = null, t0 = null) {
   const sugg = item.suggestion;
   if (sugg) {
     ui.suggestion.replaceChildren(el("span", { class: "k" }, "Suggestion"), " ",
-      el("strong", {}, names(sugg)), ` · ${pct(item.confidence)}`);
+      el("strong", {}, names(sugg)), ` · ${pct(item.confidence)}`,
+      item.preselect ? "" : el("span", { class: "muted" }, " · not pre-selected (not sure enough)"));
   } else {
-    ui.suggestion.replaceChildren(el("span", { class: "k" }, "Suggestion"), " none yet (cold start)");
+    ui.suggestion.replaceChildren(el("span", { class: "k" }, "Suggestion"),
+      item.reason.model_version ? " none yet (the model needs a few more labels)" : " none yet (cold start)");
   }
   const r = item.reason;
   const bits = [r.strategy];
@@ -336,9 +338,11 @@ function show(item, previous = null, t0 = null) {
     ui.previous.hidden = true;
   }
   const earlier = previous?.kind === "label" ? previous.labels : null;
-  const pre = new Set(earlier ?? sugg ?? []);
+  // the suggestion starts selected only when the server says it is sure enough (calibrated)
+  const offered = item.preselect ? sugg : null;
+  const pre = new Set(earlier ?? offered ?? []);
   state.selected = MULTI ? pre : new Set();
-  state.preselected = MULTI ? null : (earlier?.[0] ?? sugg?.[0] ?? null);
+  state.preselected = MULTI ? null : (earlier?.[0] ?? offered?.[0] ?? null);
   for (const b of buttons) {
     const name = b.dataset.label;
     b.classList.toggle("suggested", !!sugg && sugg.includes(name));
