@@ -66,3 +66,10 @@ def test_search_label_and_queue_then_the_item_is_served_next(
     # the labelling view serves the queued item first
     shown = _open(page, live_server, pid)
     assert shown == wanted
+    # its "More like this" opens the data browser's search for the item on screen
+    href = page.get_attribute("#more-like-this", "href")
+    assert href == f"/projects/{pid}/data?similar={wanted}"
+    page.goto(f"{live_server.url}{href}")
+    page.wait_for_function("id => document.querySelector('#similar-hint').textContent"
+                           ".startsWith(`More like item ${id}`)", arg=wanted)
+    assert wanted not in _hit_ids(page) and len(_hit_ids(page)) == 20  # the default k

@@ -109,3 +109,6 @@ $("more-like-this")?.addEventListener("click", () => {
   const id = Number($("detail").dataset.itemId);
   if (id) moreLikeThis(id);
 });
+// opened as /data?similar=ID (the labelling view's "More like this")
+const asked = Number(new URLSearchParams(location.search).get("similar"));
+if (asked) moreLikeThis(asked);
