@@ -407,3 +407,49 @@ class Project:
             "GET", f"/api/projects/{self.id}/auto-accept", params={"label": label,
                                                                    "target": target})
         return result
+
+    # -- similarity search -----------------------------------------------------------
+
+    def similar(self, item_id: int, k: int = 10, *, unlabelled_only: bool = False
+                ) -> dict[str, Any]:
+        """The ``k`` pool items most like item ``item_id``: ``{"hits": [{"id", "score",
+        "text", "image_url", "labels", "prediction", "confidence"}, ...], "method", "note",
+        "n_searched"}``, most similar first (``labels`` is null for an unlabelled item)."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/items/{item_id}/similar",
+            params={"k": k, "unlabelled_only": unlabelled_only})
+        return result
+
+    def search(self, text: str, k: int = 10, *, unlabelled_only: bool = False
+               ) -> dict[str, Any]:
+        """The ``k`` pool items closest in meaning to ``text`` (embedded with the project's
+        featuriser; text projects only); the same shape as :meth:`similar`."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/search",
+            params={"q": text, "k": k, "unlabelled_only": unlabelled_only})
+        return result
+
+    def label_many(self, item_ids: list[int], *, label: str | None = None,
+                   labels: list[str] | None = None, request_id: str | None = None
+                   ) -> dict[str, Any]:
+        """Give every item in ``item_ids`` the same label (e.g. search hits): ``{"labelled":
+        n, "acks": [...]}``. A request id (random by default) makes a retry safe."""
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/bulk-label",
+            json={"item_ids": list(item_ids), "label": label, "labels": labels,
+                  "request_id": request_id or uuid.uuid4().hex})
+        return result
+
+    def queue(self, item_ids: list[int]) -> list[int]:
+        """Put items at the front of your own queue (``next`` serves them first); returns
+        your queued item ids in order."""
+        result: dict[str, Any] = self._c.request("POST", f"/api/projects/{self.id}/queue",
+                                                 json={"item_ids": list(item_ids)})
+        return list(result["item_ids"])
+
+    def queued(self) -> list[int]:
+        """Your queued item ids, in the order ``next`` serves them."""
+        return list(self._c.request("GET", f"/api/projects/{self.id}/queue")["item_ids"])
+
+    def clear_queue(self) -> None:
+        self._c.request("DELETE", f"/api/projects/{self.id}/queue")

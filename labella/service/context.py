@@ -49,6 +49,9 @@ class ServiceContext:
         self.loops = LoopManager(self.sessions, featuriser_for=self.project_featuriser,
                                  cache=self.cache, lease_seconds=settings.lease_seconds)
         self.worker: LocalWorker | None = None
+        from labella.service.simindex import SimilarityIndexes
+
+        self.similar = SimilarityIndexes()
         from labella.service.handlers import register_handlers
 
         register_handlers(self)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from labella.al.types import labeled_mask
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
 from labella.service.loops import ProjectLoops
+from labella.service.pins import Pins
 from labella.service.replies import AnnotationAck, NextItem, Reason
 from labella.service.state import (
     Change,
@@ -42,11 +45,26 @@ MAX_NEXT = 100
 COLD_REASON = "random (cold start)"
 AUDIT_REASON = "random (audit: checks active learning against random sampling)"
 """The reason shown for an item drawn uniformly at random for the live audit."""
+PINNED_REASON = "queued by you (similarity search)"
+"""The reason shown for an item the annotator queued for themselves (:mod:`labella.service.pins`)."""
 
 
 class LoopManager(ProjectLoops):
     """The labelling loop of every project: :class:`ProjectLoops` plus ``next`` and
-    ``annotate`` (see :class:`ProjectLoops` for the arguments)."""
+    ``annotate`` (see :class:`ProjectLoops` for the arguments).
+
+    ``pins``: per annotator, the items they queued for themselves; ``next`` serves them
+    first, while they are unlabelled and not held by another annotator."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pins = Pins()
+
+    @contextmanager
+    def current(self, project_id: int) -> Iterator[ProjectState]:
+        """The project's loop state that counts now, locked (loaded on first use)."""
+        with self._current(self.state(project_id)) as st:
+            yield st
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -70,6 +88,18 @@ class LoopManager(ProjectLoops):
                 lease = st.leases.get(row)
                 return lease is None or lease[0] == user_id or lease[1] < now
 
+            chosen: set[int] = set()
+            stale: list[int] = []
+            for item_id in self.pins.get(project_id, user_id):
+                if len(picked) == n:
+                    break
+                row = st.index.row(item_id)
+                if row is None or st.is_labeled(row) or row in skipped:
+                    stale.append(item_id)  # labelled, skipped by this user, or gone
+                elif free(row):
+                    chosen.add(row)
+                    picked.append((row, None, PINNED_REASON, st.version))
+            self.pins.discard(project_id, stale, user_id=user_id)
             rk = st.ranked
             audit_picks: set[int] = set()
             if rk is not None:
@@ -78,7 +108,7 @@ class LoopManager(ProjectLoops):
                                                 strict=True):
                     if len(picked) == n:
                         break
-                    if free(row):
+                    if row not in chosen and free(row):
                         if is_audit:  # drawn at random for the audit, not chosen by the strategy
                             audit_picks.add(row)
                             picked.append((row, None, AUDIT_REASON, rk.model_version))
