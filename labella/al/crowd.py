@@ -10,7 +10,10 @@ choosing new items by the model's least confidence:
 * ``fixed_k``: each chosen item gets ``k`` answers from distinct annotators;
 * ``relabel_vs_new``: ActiveLab (:mod:`labella.al.activelab`) scores the
   unlabelled items and the labelled items that some annotator has not answered
-  yet together; the lowest scores get the next labels.
+  yet together; the lowest scores get the next labels. Its first batch gives a
+  share ``overlap`` of its items a second answer (at the same labels paid): with
+  no item answered twice ActiveLab has no estimate of the annotators and falls
+  back to trusting every single answer, and then may never ask for a second one.
 
 The model learns from each item's consensus (majority vote, ties broken by the
 model); it is scored on the clean test labels. Pure numpy / scikit-learn; rows
@@ -103,7 +106,7 @@ def _least_confident(proba: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 def run_crowd_curve(
     X_pool: np.ndarray, y_pool: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, *,
     n_classes: int, policy: str, accuracy: np.ndarray, budget: int, batch_size: int,
-    initial: int, seed: int, k_fixed: int = 2,
+    initial: int, seed: int, k_fixed: int = 2, overlap: float = 0.1,
     make_head: Callable[[int], Head] | None = None,
 ) -> CrowdCurve:
     """One run of ``policy`` up to ``budget`` paid labels (see the module docstring)."""
@@ -114,8 +117,11 @@ def run_crowd_curve(
         raise DataError(f"fixed_k needs {per_item} annotators per item; there are {len(accuracy)}")
     rng = np.random.default_rng(seed)
     team = _Team(y_pool, accuracy, n_classes, rng)
-    for row in rng.choice(len(y_pool), size=max(1, initial // per_item), replace=False):
-        for _ in range(per_item):
+    twice = policy == "relabel_vs_new" and len(accuracy) > 1
+    n_twice = round(overlap * initial) if twice else 0
+    first = rng.choice(len(y_pool), size=max(1, initial // per_item - n_twice), replace=False)
+    for i, row in enumerate(first):
+        for _ in range(per_item + (i < n_twice)):
             team.ask(int(row))
     new_head = make_head or (lambda k: balanced_head(k, False))
     labels: list[int] = []
@@ -166,7 +172,8 @@ def _fit_predict(head: Head, team: _Team, rows: np.ndarray, X_pool: np.ndarray,
 def simulate_crowd(
     X_pool: np.ndarray, y_pool: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, *,
     n_classes: int, annotators: int, noise: float, budget: int, batch_size: int, initial: int,
-    seeds: int = 5, k_fixed: int = 2, progress: Callable[[int, int], None] | None = None,
+    seeds: int = 5, k_fixed: int = 2, overlap: float = 0.1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Every policy for ``seeds`` seeds (annotators drawn anew per seed, shared by the
     policies); the JSON-ready result with the mean curve and labels paid to reach 95 % of
@@ -186,7 +193,7 @@ def simulate_crowd(
             curves.append(run_crowd_curve(
                 X_pool, y_pool, X_test, y_test, n_classes=n_classes, policy=policy,
                 accuracy=accs[s], budget=budget, batch_size=batch_size, initial=initial, seed=s,
-                k_fixed=k_fixed))
+                k_fixed=k_fixed, overlap=overlap))
             done += 1
             if progress:
                 progress(done, total)
@@ -204,4 +211,5 @@ def simulate_crowd(
         }
     return {"n_pool": len(X_pool), "n_test": len(X_test), "metric": "accuracy",
             "full_score": fs, "annotators": annotators, "noise": noise, "k_fixed": k_fixed,
+            "overlap": overlap,
             "annotator_accuracy": [a.tolist() for a in accs], "policies": out}

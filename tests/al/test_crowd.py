@@ -41,7 +41,7 @@ def test_policies_spend_the_budget_and_relabel_as_promised(policy: str) -> None:
     elif policy == "fixed_k":
         assert c.relabels == 60  # every item's second answer
     else:
-        assert 0 <= c.relabels < 120
+        assert 2 <= c.relabels < 120  # at least the first batch's overlap (10 % of 20)
 
 
 def test_relabel_vs_new_asks_for_second_opinions_when_answers_are_noisy() -> None:
