@@ -17,6 +17,7 @@ from labella.api import errors
 from labella.api.routes import router
 from labella.api.routes_review import router as review_router
 from labella.api.routes_search import router as search_router
+from labella.api.routes_teams import router as teams_router
 from labella.api.security import LoginThrottle, SecurityHeaders
 from labella.api.sessions import SessionCookies, load_secret
 from labella.api.validation import RequestGuard
@@ -62,5 +63,6 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
     app.include_router(router)
     app.include_router(review_router)
     app.include_router(search_router)
+    app.include_router(teams_router)
     install_web(app)
     return app

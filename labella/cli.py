@@ -188,10 +188,20 @@ def simulate_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache directory.")] = None,
     report: Annotated[Path | None, typer.Option(
         help="Write an HTML report here (learning curves, labels to 95%, the audit vs the truth).")] = None,
+    annotators: Annotated[int | None, typer.Option(
+        help="Simulate a team of this many noisy annotators and compare always_new, fixed_k "
+             "and relabel_vs_new (ActiveLab) instead of strategies.")] = None,
+    noise: Annotated[float, typer.Option(
+        help="With --annotators: each annotator's error rate is about this (+-0.1).")] = 0.2,
 ) -> None:
     """Simulate labelling DATA with an oracle and compare strategies against random sampling."""
     if task not in (None, "text", "image"):
         raise typer.BadParameter("--task must be text or image")
+    if annotators is not None:
+        _crowd_cmd(data, task=task, annotators=annotators, noise=noise, budget=budget,
+                   batch_size=batch_size, initial=initial, seeds=seeds,
+                   test_fraction=test_fraction, out=out, featuriser=featuriser, cache_dir=cache_dir)
+        return
     try:
         result = run_simulation(
             data, task=task, multi_label=multi_label, strategies=strategies, budget=budget,
@@ -213,6 +223,77 @@ def simulate_cmd(
     audit_table = _audit_table(result)
     if audit_table is not None:
         Console().print(audit_table)
+
+
+def run_crowd_simulation(
+    data_path: str | Path, *, task: str | None, annotators: int, noise: float, budget: int,
+    batch_size: int, initial: int, seeds: int, test_fraction: float, featuriser: str | None,
+    cache_dir: Path | None,
+) -> dict:
+    """Load, featurise, split and simulate a noisy team (:mod:`labella.al.crowd`)."""
+    import numpy as np
+
+    from labella import datafiles
+    from labella.al.crowd import simulate_crowd
+
+    data = datafiles.load(data_path, task=task, multi_label=False)
+    with _progress() as progress:
+        X, key = _featurise(data.items, data.modality, featuriser, cache_dir, progress)
+        pool_rows, test_rows = datafiles.split(data, test_fraction=test_fraction, seed=0)
+        sim_task = progress.add_task("simulating a team", total=None)
+
+        def cb(done: int, total: int) -> None:
+            progress.update(sim_task, completed=done, total=total)
+
+        body = simulate_crowd(
+            np.asarray(X[pool_rows]), data.y[pool_rows], np.asarray(X[test_rows]),
+            data.y[test_rows], n_classes=data.n_classes, annotators=annotators, noise=noise,
+            budget=budget, batch_size=batch_size, initial=initial, seeds=seeds, progress=cb,
+        )
+    return {"dataset": data.name, "featuriser": key, "classes": data.class_names, **body}
+
+
+def crowd_tables(result: dict) -> tuple[Table, Table]:
+    """The policies' mean curves and their labels paid to reach 95 % of the clean score."""
+    fs = result["full_score"]
+    pol = result["policies"]
+    curves = Table(title=f"{result['dataset']}: {result['annotators']} annotators, noise "
+                         f"{result['noise']}: mean test accuracy by labels paid")
+    curves.add_column("labels paid")
+    for name in pol:
+        curves.add_column(name)
+    labels = next(iter(pol.values()))["labels"]
+    step = max(1, len(labels) // 12)
+    for i in [*range(0, len(labels) - 1, step), len(labels) - 1]:
+        curves.add_row(str(labels[i]), *(f"{p['mean'][i]:.3f}" if i < len(p["mean"]) else "-"
+                                         for p in pol.values()))
+    summary = Table(title=f"labels paid to reach 95% of the clean full-data score "
+                          f"{fs:.3f} (= {0.95 * fs:.3f})")
+    for col in ("policy", "mean curve", "per seed", "relabels per run", "score at end"):
+        summary.add_column(col)
+    for name, p in pol.items():
+        seeds = ", ".join("-" if v is None else str(v) for v in p["labels_to_95_per_seed"])
+        summary.add_row(name, str(p["labels_to_95"] or "not reached"), seeds,
+                        ", ".join(map(str, p["relabels"])), f"{p['mean'][-1]:.3f}")
+    return curves, summary
+
+
+def _crowd_cmd(data: str, *, task: str | None, annotators: int, noise: float, budget: int,
+               batch_size: int, initial: int, seeds: int, test_fraction: float,
+               out: Path | None, featuriser: str | None, cache_dir: Path | None) -> None:
+    try:
+        result = run_crowd_simulation(
+            data, task=task, annotators=annotators, noise=noise, budget=budget,
+            batch_size=batch_size, initial=initial, seeds=seeds, test_fraction=test_fraction,
+            featuriser=featuriser, cache_dir=cache_dir)
+    except LabellaError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if out:
+        out.write_text(json.dumps(result, indent=1))
+        console.print(f"wrote {out}")
+    for table in crowd_tables(result):
+        Console().print(table)
 
 
 @app.command("demo")

@@ -344,6 +344,15 @@ class Project:
                                                        f"/api/projects/{self.id}/events")
         return result
 
+    # -- teams ----------------------------------------------------------------------------
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement between the project's annotators: ``alpha`` (Krippendorff, nominal) with
+        ``alpha_n_items``, ``per_label``, ``pairwise_kappa`` and the per-annotator table
+        ``annotators`` (labels, seconds_per_label, agreement_with_consensus)."""
+        result: dict[str, Any] = self._c.request("GET", f"/api/projects/{self.id}/agreement")
+        return result
+
     def retrain(self) -> Job:
         return Job(self._c, self._c.request("POST", f"/api/projects/{self.id}/retrain"))
 

@@ -60,3 +60,28 @@ def test_simulate_report_and_audit_next_to_the_truth(tmp_path: Path) -> None:
     page = report.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "Plotly.newPlot(\"curves\"" in page
     assert "labels saved vs random" in page and "src=\"http" not in page  # offline: inlined JS
+
+
+def test_simulate_a_noisy_team_prints_the_three_policies(tmp_path: Path) -> None:
+    data = tmp_path / "three.csv"
+    rng = random.Random(2)
+    words = ["alpha beta", "gamma delta", "epsilon zeta"]
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        for i in range(300):
+            c = i % 3
+            w.writerow([f"{words[c]} w{rng.randrange(60)} w{rng.randrange(60)}", f"c{c}"])
+    out = tmp_path / "crowd.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from labella.cli import main; main()", "simulate", str(data),
+         "--featuriser", "hashing", "--annotators", "3", "--noise", "0.2", "--budget", "80",
+         "--batch-size", "20", "--initial", "20", "--seeds", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert set(result["policies"]) == {"always_new", "fixed_k", "relabel_vs_new"}
+    assert all(p["labels"][-1] == 80 for p in result["policies"].values())
+    assert len(result["annotator_accuracy"]) == 2 and len(result["annotator_accuracy"][0]) == 3
+    for name in ("always_new", "fixed_k", "relabel_vs_new", "labels paid to reach 95%"):
+        assert name in proc.stdout

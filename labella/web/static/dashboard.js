@@ -153,18 +153,33 @@ function renderJobs(jobs) {
   setText("jobs-empty", active.length ? "" : (recent.length ? "Nothing running; the latest jobs:" : "No jobs yet."));
 }
 
+function renderAgreement(a) {
+  const alpha = a.alpha === null ? null : a.alpha.toFixed(2);
+  setText("agreement-alpha", alpha === null ? "no item has two answers yet" : `Krippendorff's alpha ${alpha}`);
+  setText("agreement-n", `on ${a.alpha_n_items} item(s) with two or more answers; ${a.n_annotators} annotator(s)`);
+  const num = (v, d) => (v === null || v === undefined ? "–" : v.toFixed(d));
+  const rows = a.annotators.map((r) => el("tr", { "data-user": r.username },
+    el("td", {}, r.username), el("td", {}, String(r.labels)), el("td", {}, num(r.seconds_per_label, 1)),
+    el("td", {}, r.agreement_with_consensus === null ? "–" : pct(r.agreement_with_consensus)),
+    el("td", {}, String(r.agreement_n_items))));
+  const body = $("agreement-table").tBodies[0];
+  const key = JSON.stringify(a.annotators);
+  if (body.dataset.key !== key) { body.replaceChildren(...rows); body.dataset.key = key; }
+}
+
 let timer = null;
 
 async function refresh() {
   clearTimeout(timer);
   if (!document.hidden) {
     try {
-      const [metrics, jobs, events] = await Promise.all([
+      const [metrics, jobs, events, agreement] = await Promise.all([
         api(`/api/projects/${projectId}/metrics`), api(`/api/projects/${projectId}/jobs?limit=20`),
-        api(`/api/projects/${projectId}/events`)]);
+        api(`/api/projects/${projectId}/events`), api(`/api/projects/${projectId}/agreement`)]);
       renderMetrics(metrics);
       renderJobs(jobs);
       renderEvents(events);
+      renderAgreement(agreement);
       setText("updated", `updated ${new Date().toLocaleTimeString()}`);
       root.dataset.loaded = "true";
     } catch (err) {
