@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from labella import __version__
 from labella.api import errors
 from labella.api.routes import router
+from labella.api.routes_accounts import router as accounts_router
 from labella.api.security import LoginThrottle, SecurityHeaders
 from labella.api.sessions import SessionCookies, load_secret
 from labella.api.validation import RequestGuard
@@ -58,5 +59,6 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
     app.add_middleware(SecurityHeaders)  # outermost: every reply, errors included
     errors.install(app)
     app.include_router(router)
+    app.include_router(accounts_router)
     install_web(app)
     return app

@@ -23,6 +23,12 @@ class NextItem:
     suggestion: list[str] | None
     confidence: float | None
     reason: Reason
+    explanation: str = ""
+    """Why this item, for people (:func:`labella.service.explain.why_item`)."""
+    model_version: int = 0
+    """The model the suggestion and the explanation come from (the current one)."""
+    top: list[tuple[str, float]] | None = None
+    """The labels the explanation names with their probabilities under that model."""
 
 
 @dataclass(frozen=True)

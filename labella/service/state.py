@@ -45,6 +45,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "label_budget": None,
     "stop_set_size": 1000,
     "audit_share": None,
+    "hotkeys": None,
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 

@@ -48,8 +48,8 @@ def test_the_sdk_walkthrough(server: LiveServer, tmp_path: Path) -> None:
     assert job.wait(60) is job
     assert job.status == "succeeded" and job.progress == 1.0
     assert job.eta is None or job.eta >= 0
-    assert job.result == {"added": 240, "duplicates": 0, "labeled": 40, "evaluation": 40,
-                          "n_errors": 0, "errors": []}
+    assert job.result == {"added": 240, "duplicates": 0, "repeated_in_file": 0, "labeled": 40,
+                          "evaluation": 40, "n_errors": 0, "errors": []}
     featurise = [j for j in p.jobs() if j.data["kind"] == "featurise"]
     assert [j.status for j in featurise] == ["succeeded"]  # wait() followed it
     assert p.refresh().data["n_pool"] == 200 and p.data["n_evaluation"] == 40

@@ -41,7 +41,8 @@ function renderMetrics(m) {
   const state = stop.stop ? "stop" : (stop.criterion ? "go" : "unknown");
   if (box.dataset.stop !== state) box.dataset.stop = state;
   setText("stop-verdict", stop.stop ? "You can stop labelling" : "Keep labelling");
-  setText("stop-reason", (stop.reason || "").replace(/^(keep labelling|stop)\s*:\s*/i, ""));
+  // the advice for people ("stop soon: predictions changed on 0.4 % of items ..."), minus its verdict
+  setText("stop-reason", (stop.advice || stop.reason || "").replace(/^(keep labelling|stop soon|stop)\s*:\s*/i, ""));
 
   renderAudit(m.audit || {});
   learningCurve($("chart-curve"), m.learning_curve || [], s.metric);
