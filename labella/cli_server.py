@@ -170,6 +170,8 @@ def import_cmd(
     labels: Annotated[str | None, typer.Option(help="With --create: comma-separated label "
                                                      "names.")] = None,
     multi_label: Annotated[bool, typer.Option(help="With --create: multi-label.")] = False,
+    featuriser: Annotated[str | None, typer.Option(help="With --create: the featuriser "
+                                                        "(default: by task).")] = None,
     text_column: Annotated[str | None, typer.Option(help="Text column (default: text).")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column.")] = None,
     keep_labels: Annotated[str, typer.Option(
@@ -193,7 +195,7 @@ def import_cmd(
             with ctx.session() as s:
                 pid = projects.create_project(
                     s, user, name=project, task=task, multi_label=multi_label,
-                    labels=[x.strip() for x in labels.split(",")]).id
+                    labels=[x.strip() for x in labels.split(",")], featuriser=featuriser).id
             created = True
         src = source if "://" in source or source.startswith("catalogue:") else str(
             Path(source).expanduser().resolve())

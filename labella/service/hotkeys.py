@@ -68,11 +68,10 @@ def label_keys(labels: Sequence[str], hotkeys: Mapping[str, str] | None,
             used.add(lab)
     free = [k for k in NUMBER_KEYS if k not in used]
     rest = [lab for lab in labels if lab not in keys]
-    if len(rest) > len(free):  # not enough keys: the most frequent labels get them
+    if len(rest) > len(free):  # not enough keys: the most frequent get them, 1 the most
         c = counts or {}
         order = {lab: i for i, lab in enumerate(labels)}
-        chosen = set(sorted(rest, key=lambda lab: (-c.get(lab, 0), order[lab]))[:len(free)])
-        rest = [lab for lab in rest if lab in chosen]
+        rest = sorted(rest, key=lambda lab: (-c.get(lab, 0), order[lab]))[:len(free)]
     for lab, key in zip(rest, free, strict=False):
         keys[lab] = key
     return keys

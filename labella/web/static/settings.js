@@ -140,7 +140,18 @@ async function addMember(ev) {
   const f = ev.target;
   const username = f.elements.username.value.trim();
   if (!username) { memberStatus("Type a username.", true); return; }
-  if (await setMember(username, f.elements.role.value)) f.reset();
+  // a user who has no account yet is created, with a one-time sign-in link to pass on
+  const role = f.elements.role.value;
+  try {
+    const r = await api(`/api/projects/${projectId}/members/invite`, { method: "POST", json: { username, role } });
+    f.reset();
+    const what = `${r.member.username} is now ${role === "admin" ? "an admin" : "an annotator"}.`;
+    memberStatus(r.login_path ? `${what} New user: pass on this one-time sign-in link (valid 24 hours): ${location.origin}${r.login_path}` : what);
+  } catch (err) {
+    memberStatus(`Could not add ${username}: ${err.detail || err.message}`, true);
+  } finally {
+    reloadMembers();
+  }
 }
 
 // -- export ----------------------------------------------------------------------------------
