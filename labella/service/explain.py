@@ -53,7 +53,7 @@ def why_item(strategy: str, *, top: Sequence[tuple[str, float]] | None, multi_la
         text = ("picked at random, to check that active learning beats random sampling on "
                 "this project")
     elif strategy.startswith(COLD_PREFIX) or not top:
-        text = "picked at random: there is no model yet (the first labels teach it)"
+        text = "picked at random"
     elif multi_label:
         unsure = [f"{name} ({pct(p)})" for name, p in top if 0.05 < p < 0.95]
         text = (f"the model is unsure about {_join(unsure)}" if unsure
@@ -65,7 +65,9 @@ def why_item(strategy: str, *, top: Sequence[tuple[str, float]] | None, multi_la
         else:
             text = (f"picked by {_plain(strategy)} (for variety, not doubt): the model leans to "
                     f"{a} ({pct(pa)})")
-    if top and model_version:
+    if not top or not model_version:
+        text += " · cold start: no model yet, the first labels teach it"
+    else:
         text += f" · model v{model_version}"
         if ranked_version and ranked_version != model_version:
             text += f" (queued under v{ranked_version})"

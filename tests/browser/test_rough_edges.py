@@ -149,3 +149,21 @@ def test_admin_creates_a_user_who_sets_a_password(browser: Any, page: Any,
     third.click("button.primary")
     assert "wrong username or password" in third.inner_text("main")
     third.context.close()
+
+
+def test_wizard_refuses_a_long_name_and_reads_label_lists_right(
+        page: Any, live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/projects/new")
+    long_name = "x" * 10_240
+    page.fill("input[name=name]", long_name)
+    assert len(page.input_value("input[name=name]")) == 10_240  # nothing cut silently
+    page.click("#next")
+    error = page.inner_text('[data-error-for="name"]')
+    assert "at most 200 characters" in error and "10,240" in error
+    assert page.get_attribute("input[name=name]", "aria-invalid") == "true"
+    got = page.evaluate("""async () => {
+        const m = await import('/static/wizard.js');
+        return [m.parseLabels('a,b,c\\nd'), m.parseLabels(' x , y ,, x '),
+                m.caseClashes(m.parseLabels('Cat\\ndog\\ncat'))];
+    }""")
+    assert got == [["a", "b", "c", "d"], ["x", "y"], [["Cat", "cat"]]]

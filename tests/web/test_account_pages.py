@@ -85,6 +85,9 @@ def test_delete_project_needs_its_name_and_an_admin(client: TestClient) -> None:
         p = projects.create_project(s, admin, name="Reviews", task="text", multi_label=False,
                                     labels=["neg", "pos"], featuriser="hashing")
     _admin_in(client)
+    listed = client.get("/").text
+    assert "no data yet" in listed and f'href="/projects/{p.id}/settings"' in listed
+    assert 'id="delete-form"' in client.get(f"/projects/{p.id}/settings").text
     inv = client.post(f"/api/projects/{p.id}/members/invite", headers=CSRF,
                       json={"username": "ann", "role": "annotator"})
     assert inv.status_code == 200 and inv.json()["created"] and inv.json()["login_path"]
@@ -119,6 +122,7 @@ def test_label_page_keys_follow_the_labels(client: TestClient) -> None:
     assert 'id="label-filter"' in page
     assert 'data-label="emotion27" data-key="e"' in page
     assert page.count("data-key=") == 11  # e, and the ten number keys
+    assert 'value="emotion27=e"' in client.get(f"/projects/{many.id}/settings").text
     bad = client.patch(f"/api/projects/{many.id}", headers=CSRF,
                        json={"settings": {"hotkeys": {"emotion01": "u"}}})
     assert bad.status_code == 422 and "kept for the labelling view" in bad.json()["detail"]
