@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from labella import __version__
 from labella.api import errors
 from labella.api.routes import router
+from labella.api.routes_accounts import router as accounts_router
 from labella.api.routes_review import router as review_router
 from labella.api.routes_search import router as search_router
 from labella.api.routes_teams import router as teams_router
@@ -64,5 +65,6 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
     app.include_router(review_router)
     app.include_router(search_router)
     app.include_router(teams_router)
+    app.include_router(accounts_router)
     install_web(app)
     return app

@@ -83,14 +83,22 @@ def _follow(ctx: Any, job: Any, *, title: str) -> Any:
     return info
 
 
-def _project_id(ctx: Any, user: Any, project: str) -> int:
+def _find_project(ctx: Any, user: Any, project: str) -> int | None:
+    """The id of the project named (or numbered) ``project``, or ``None``."""
     from labella.service import projects
 
     with ctx.session() as s:
         for p in projects.list_projects(s, user):
             if str(p.id) == project or p.name == project:
                 return p.id
-    raise _fail(LabellaError(f"no project {project!r}"))
+    return None
+
+
+def _project_id(ctx: Any, user: Any, project: str) -> int:
+    pid = _find_project(ctx, user, project)
+    if pid is None:
+        raise _fail(LabellaError(f"no project {project!r}"))
+    return pid
 
 
 def serve_cmd(
@@ -144,6 +152,7 @@ def _ensure_demo(ctx: Any, admin: Any) -> None:
             return
         p = projects.create_project(
             s, admin, name=name, task="image", multi_label=False, labels=[str(d) for d in range(10)],
+            settings={"hotkeys": {str(d): str(d) for d in range(10)}},  # key 1 labels "1"
             featuriser="pixels", description="scikit-learn's bundled 8x8 handwritten digits "
                                              "(offline demo; pixel features).")
     start_import(ctx, admin, p.id, "catalogue:digits", labels="evaluation")
@@ -161,6 +170,8 @@ def import_cmd(
     labels: Annotated[str | None, typer.Option(help="With --create: comma-separated label "
                                                      "names.")] = None,
     multi_label: Annotated[bool, typer.Option(help="With --create: multi-label.")] = False,
+    featuriser: Annotated[str | None, typer.Option(help="With --create: the featuriser "
+                                                        "(default: by task).")] = None,
     text_column: Annotated[str | None, typer.Option(help="Text column (default: text).")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column.")] = None,
     keep_labels: Annotated[str, typer.Option(
@@ -174,24 +185,36 @@ def import_cmd(
     ctx = _context(_settings(data_dir, database_url)).start(worker=True)
     try:
         user = _operator(ctx)
-        try:
-            pid = _project_id(ctx, user, project)
-        except typer.Exit:
+        pid = _find_project(ctx, user, project)
+        created = False
+        if pid is None:  # looked up quietly: with --create, a missing project is no error
             if not create:
-                raise
+                raise _fail(LabellaError(f"no project {project!r} (pass --create to create it)"))
             if not labels:
-                raise _fail(LabellaError("--create needs --labels a,b,...")) from None
+                raise _fail(LabellaError("--create needs --labels a,b,..."))
             with ctx.session() as s:
                 pid = projects.create_project(
                     s, user, name=project, task=task, multi_label=multi_label,
-                    labels=[x.strip() for x in labels.split(",")]).id
+                    labels=[x.strip() for x in labels.split(",")], featuriser=featuriser).id
+            created = True
         src = source if "://" in source or source.startswith("catalogue:") else str(
             Path(source).expanduser().resolve())
-        job = start_import(ctx, user, pid, src, text_column=text_column, label_column=label_column,
-                           labels=keep_labels)
-        info = _follow(ctx, job, title=f"importing {Path(source).name}")
+        try:
+            job = start_import(ctx, user, pid, src, text_column=text_column,
+                               label_column=label_column, labels=keep_labels)
+            info = _follow(ctx, job, title=f"importing {Path(source).name}")
+        except (LabellaError, typer.Exit):
+            if created:  # never leave behind an empty project made for a failed import
+                from labella.service.removal import delete_project
+
+                delete_project(ctx, user, pid, confirm=project)
+                console.print(f"the project {project!r} created for this import was deleted "
+                              "again; fix the source and run the command again")
+            raise
         r = info.result or {}
-        typer.echo(f"added {r.get('added', 0)}, already there {r.get('duplicates', 0)}, "
+        repeated = r.get("repeated_in_file", 0)
+        typer.echo(f"added {r.get('added', 0)}, already in the project "
+                   f"{r.get('duplicates', 0) - repeated}, repeated in the file {repeated}, "
                    f"labelled {r.get('labeled', 0)}, evaluation {r.get('evaluation', 0)}, "
                    f"bad rows {r.get('n_errors', 0)}")
         for e in (r.get("errors") or [])[:20]:
@@ -286,6 +309,9 @@ def token_create_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from labella.cli_admin import register as register_admin
+
+    register_admin(app, user_app)
     app.command("serve")(serve_cmd)
     app.command("import")(import_cmd)
     app.command("export")(export_cmd)

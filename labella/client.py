@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from labella.client_accounts import AccountMethods, ProjectAdminMethods
+
 READ_RETRIES = 2
 """A read-only request (GET, HEAD) that loses its connection is sent again this many times:
 a server may close an idle kept-alive connection just as the client reuses it."""
@@ -60,9 +62,11 @@ class Item:
     reason: Reason
     preselect: bool = False
     """The server pre-selects the suggestion (its calibrated chance of being right is high)."""
+    explanation: str = ""
+    """Why this item, for people ("the model is torn between cat (48 %) and dog (46 %)")."""
 
 
-class Client:
+class Client(AccountMethods):
     """A connection to a Labella server.
 
     Args:
@@ -251,7 +255,7 @@ class Job:
         return f"Job(id={self.id}, kind={self.data['kind']!r}, status={self.status!r})"
 
 
-class Project:
+class Project(ProjectAdminMethods):
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
         self._c = client
         self.data = data
@@ -303,7 +307,8 @@ class Project:
             url = d["image_url"]
             out.append(Item(d["id"], d["text"], self._c.url + url if url else None, d["image_name"],
                             d["suggestion"], d["confidence"], Reason(**d["reason"]),
-                            bool(d.get("preselect", False))))
+                            bool(d.get("preselect", False)),
+                            d.get("explanation", "")))
         return out
 
     def annotate(self, item_id: int, *, label: str | None = None, labels: list[str] | None = None,

@@ -186,13 +186,21 @@ class NextItemModel(BaseModel):
     preselect: bool = Field(default=False, description=(
         "pre-select the suggestion: its calibrated chance of being right reaches the "
         "project's preselect_threshold"))
+    explanation: str = Field(default="", description="why this item, for people: \"the model "
+                             "is torn between cat (48 %) and dog (46 %) · model v14\"")
+    model_version: int = Field(default=0, description="the model the suggestion and the "
+                               "explanation come from (reason.model_version ranked the queue)")
+    top: list[tuple[str, float]] | None = Field(default=None, description="the labels the "
+                                                "explanation names, with their probabilities")
 
     @classmethod
     def of(cls, it: NextItem, project_id: int) -> NextItemModel:
         url = f"/api/projects/{project_id}/items/{it.id}/image" if it.image_key else None
         return cls(id=it.id, text=it.text, image_url=url, image_name=it.image_name,
                    suggestion=it.suggestion, confidence=it.confidence,
-                   reason=ReasonModel(**asdict(it.reason)), preselect=it.preselect)
+                   reason=ReasonModel(**asdict(it.reason)), preselect=it.preselect,
+                   explanation=it.explanation, model_version=it.model_version,
+                   top=it.top)
 
 
 class AnnotationCreate(Body):

@@ -242,6 +242,33 @@ class EmbeddingCache:
         store.compact()
         store.sweep()
 
+    def forget(self, hashes: Sequence[bytes]) -> int:
+        """Remove the rows of these content hashes under every featuriser key; returns how
+        many rows went. Shards holding none of them are left alone; the others are rewritten
+        without them (the new shard is written before the old one is removed)."""
+        drop = np.array(sorted(set(hashes)), dtype=_ID_DTYPE)
+        if not len(drop) or not self.directory.is_dir():
+            return 0
+        removed = 0
+        for meta in sorted(self.directory.glob("*/meta.json")):
+            try:
+                dim = int(json.loads(meta.read_text())["dim"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            store = _KeyStore(meta.parent, dim)
+            store.refresh()
+            for sh in list(store.shards):
+                hit = np.isin(sh.ids, drop)
+                if not hit.any():
+                    continue
+                if not hit.all():
+                    store.write(sh.ids[~hit], np.asarray(sh.vecs)[~hit])
+                for suffix in (".ids.npy", ".vec.npy"):  # the ids file (the commit marker) first
+                    (store.path / f"{sh.name}{suffix}").unlink(missing_ok=True)
+                removed += int(hit.sum())
+        self._stores.clear()  # indexes of this process are rebuilt from the files
+        return removed
+
     def lookup(self, featuriser: Featuriser, hashes: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Cached vectors for content hashes (as :func:`content_hash` gives them), computing nothing.
 

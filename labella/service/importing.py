@@ -54,12 +54,16 @@ CATALOGUE_PREFIX = "catalogue:"
 class ImportReport:
     added: int = 0
     duplicates: int = 0
+    """Rows whose content the project already had: before this import, or from an earlier
+    row of the same import (those are also counted in ``repeated_in_file``)."""
+    repeated_in_file: int = 0
     labeled: int = 0
     evaluation: int = 0
     n_errors: int = 0
 
     def as_dict(self, errors: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"added": self.added, "duplicates": self.duplicates, "labeled": self.labeled,
+        return {"added": self.added, "duplicates": self.duplicates,
+                "repeated_in_file": self.repeated_in_file, "labeled": self.labeled,
                 "evaluation": self.evaluation, "n_errors": self.n_errors, "errors": errors}
 
 
@@ -233,7 +237,7 @@ def _run_import(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
                 continue
             good.append((rec, content_hash(rec), labels))
         _land_batch(ctx, project, good, user_id, report, bad, job_id=job.job.id)
-        job.progress(seen, total, f"{report.added} added, {report.duplicates} already there, "
+        job.progress(seen, total, f"{report.added} added, {report.duplicates} duplicates, "
                                   f"{report.n_errors} bad rows")
     job.progress(seen, seen, "done")
     if report.n_errors:
@@ -284,14 +288,18 @@ def _land(ctx: ServiceContext, project: Project, good: Good, user_id: int | None
     tally = ImportReport()
     hashes = list({h for _, h, _ in good})
     with ctx.session() as s:
-        existing = set(s.scalars(select(Item.content_hash).where(
-            Item.project_id == project.id, Item.content_hash.in_(hashes))))
+        found = s.execute(select(Item.content_hash, Item.import_job_id).where(
+            Item.project_id == project.id, Item.content_hash.in_(hashes))).all()
+        existing = {h for h, _ in found}
+        this_import = {h for h, j in found if j == job_id}  # landed by an earlier batch
         new_items: list[tuple[Item, list[str] | None]] = []
         for rec, h, labels in good:
             if h in existing:
                 tally.duplicates += 1
+                tally.repeated_in_file += h in this_import
                 continue
             existing.add(h)
+            this_import.add(h)
             blob_key = None
             if rec.image is not None:
                 suffix = PurePosixPath(rec.image_name or "").suffix.lower()[:9]
@@ -314,6 +322,7 @@ def _land(ctx: ServiceContext, project: Project, good: Good, user_id: int | None
     # counted once the transaction committed: a refused batch counts nothing
     report.added += tally.added
     report.duplicates += tally.duplicates
+    report.repeated_in_file += tally.repeated_in_file
     report.evaluation += tally.evaluation
     report.labeled += tally.labeled
 

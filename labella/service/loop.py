@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labella.al.types import labeled_mask
+from labella.service import explain
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
 from labella.service.loops import ProjectLoops
 from labella.service.pins import Pins
@@ -131,6 +132,10 @@ class LoopManager(ProjectLoops):
             for row, _score, _why, _v in picked:
                 st.leases[row] = (user_id, now + self.lease_seconds)
             suggestions = suggest(st, [p[0] for p in picked])
+            tops = ([explain.top_labels(st.proba[p[0]], st.label_names,
+                                        multi_label=st.multi_label) for p in picked]
+                    if st.proba is not None else [None] * len(picked))
+            current = st.version
             for (row, *_), sg in zip(picked, suggestions, strict=True):
                 st.served[(user_id, row)] = Served(st.version if sg.labels is not None else None,
                                                    sg.labels, sg.confidence,
@@ -138,12 +143,15 @@ class LoopManager(ProjectLoops):
             ids = st.index.ids([p[0] for p in picked]).tolist() if picked else []
         items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
         out = []
-        for item_id, (_row, score, why, version), sg in zip(
-                ids, picked, suggestions, strict=True):
+        for item_id, (_row, score, why, version), sg, top in zip(
+                ids, picked, suggestions, tops, strict=True):
             it = items[item_id]
+            text = explain.why_item(why, top=top, multi_label=st.multi_label,
+                                    ranked_version=version, model_version=current)
             out.append(NextItem(item_id, it.text, it.blob_key, it.image_name, sg.labels,
                                 sg.confidence, Reason(why, score, version),
-                                preselect=sg.preselect))
+                                preselect=sg.preselect, explanation=text,
+                                model_version=current, top=top))
         return out
 
     @staticmethod

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from labella.al import stopping
 from labella.al.types import labeled_mask
-from labella.service import auth
+from labella.service import auth, explain
 from labella.store.models import READY, ModelVersion
 
 if TYPE_CHECKING:
@@ -121,7 +121,9 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
         "scores": latest,
         "learning_curve": curve,
         "stop": {"stop": rec.stop, "reason": rec.reason, "criterion": rec.criterion,
-                 "details": rec.details},
+                 "details": rec.details,
+                 "advice": explain.stop_advice(rec.stop, rec.criterion, rec.details,
+                                               explain.change_rates(history))},
     }
 
 

@@ -17,6 +17,7 @@ from labella.features.registry import REGISTRY as FEATURISERS
 from labella.features.registry import default_featuriser_name, fallback_warning
 from labella.service import auth
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
+from labella.service.hotkeys import check_hotkeys
 from labella.service.state import DEFAULT_SETTINGS, project_settings
 from labella.store.annotations import Annotation
 from labella.store.items import Item
@@ -93,6 +94,12 @@ def check_labels(labels: list[str], *, multi_label: bool) -> list[str]:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})[:5]
         raise InvalidRequestError(f"label names must be unique; repeated: {dup}")
+    folded: dict[str, str] = {}
+    for n in names:
+        other = folded.setdefault(n.casefold(), n)
+        if other != n:
+            raise InvalidRequestError(f"label names must differ in more than case: {other!r} "
+                                      f"and {n!r}")
     if multi_label and any("|" in n for n in names):
         raise InvalidRequestError("multi-label names must not contain '|' (it joins names in files)")
     return names
@@ -139,6 +146,8 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
             raise InvalidRequestError(
                 f"cold_start must be a strategy that needs no model (e.g. kmeans_pp, typiclust); "
                 f"{out['cold_start']!r} needs one")
+    if "hotkeys" in out:
+        out["hotkeys"] = check_hotkeys(out["hotkeys"])
     budget = out.get("label_budget")
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise InvalidRequestError(f"label_budget must be a positive integer or null; got {budget!r}")
@@ -171,6 +180,7 @@ def create_project(s: Session, user: auth.UserPublic, *, name: str, task: str,
         raise InvalidRequestError(
             f"unknown head {head_name!r}; known: {', '.join(sorted(HEAD_FACTORIES))}")
     cfg = check_settings(settings or {})
+    check_hotkeys(cfg.get("hotkeys"), names)
     if s.scalar(select(Project.id).where(Project.name == name)) is not None:
         raise ConflictError(f"a project named {name!r} already exists")
     p = Project(name=name, description=description, task=task, multi_label=multi_label,
@@ -247,7 +257,9 @@ def update_project(s: Session, user: auth.UserPublic, project_id: int, *,
                 f"unknown head {head!r}; known: {', '.join(sorted(HEAD_FACTORIES))}")
         p.head = head
     if settings is not None:
-        p.settings = {**(p.settings or {}), **check_settings(settings)}
+        cfg = check_settings(settings)
+        check_hotkeys(cfg.get("hotkeys"), list(p.labels))
+        p.settings = {**(p.settings or {}), **cfg}
     if description is not None:
         p.description = check_description(description)
     s.flush()

@@ -25,6 +25,12 @@ class NextItem:
     reason: Reason
     preselect: bool = False
     """Pre-select the suggestion (see :mod:`labella.service.suggestions`)."""
+    explanation: str = ""
+    """Why this item, for people (:func:`labella.service.explain.why_item`)."""
+    model_version: int = 0
+    """The model the suggestion and the explanation come from (the current one)."""
+    top: list[tuple[str, float]] | None = None
+    """The labels the explanation names with their probabilities under that model."""
 
 
 @dataclass(frozen=True)

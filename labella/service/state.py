@@ -47,6 +47,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "stop_set_size": 1000,
     "audit_share": None,
     "preselect_threshold": None,
+    "hotkeys": None,
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 

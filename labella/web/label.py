@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from labella.service import auth, projects
+from labella.service.hotkeys import project_label_keys
 from labella.web import router
 from labella.web.common import page_user, render
 
 MAX_KEYED_LABELS = 10
-"""Keys 1-9 choose the first nine labels, 0 the tenth (as on a keyboard's number row)."""
-"""Number keys 1-9 choose the first nine labels; more are chosen with the mouse."""
+"""Number keys 1-9 and 0; labels may also carry their own key (``settings.hotkeys``, see
+:mod:`labella.service.hotkeys`); every label can be reached by typing to filter (``/``)."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,15 @@ class LabelPage:
     n_labeled: int
     model_version: int
     username: str
+    keys: dict[str, str]
+    """Each label's key (labels without one are reached by the filter)."""
 
     def config(self) -> dict[str, Any]:
         """The JSON the JS module reads at start (embedded in the page, never executed)."""
         return {"project_id": self.project_id, "task": self.task,
                 "multi_label": self.multi_label, "labels": self.labels,
                 "n_pool": self.n_pool, "n_labeled": self.n_labeled,
-                "model_version": self.model_version, "user": self.username}
+                "model_version": self.model_version, "user": self.username, "keys": self.keys}
 
 
 @router.get("/projects/{project_id}/label")
@@ -50,6 +53,7 @@ def label_page(request: Request, project_id: int,
     ctx = request.app.state.ctx
     with ctx.session() as s:
         p = projects.get_project(s, user, project_id)
+    keys = project_label_keys(ctx, p.id, list(p.labels), p.settings.get("hotkeys"))
     view = LabelPage(p.id, p.name, p.task, p.multi_label, list(p.labels), p.n_pool,
-                     p.n_labeled, p.model_version, user.username)
+                     p.n_labeled, p.model_version, user.username, keys)
     return render(request, "label.html", user=user, view=view, keyed=MAX_KEYED_LABELS)

@@ -1,6 +1,7 @@
 """Imports every page module so that its routes register on :data:`labella.web.router`."""
 
 from labella.web import (
+    accounts,  # noqa: F401
     browse,  # noqa: F401
     dashboard,  # noqa: F401
     label,  # noqa: F401

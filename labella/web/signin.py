@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,7 +12,7 @@ from labella.api.security import TooManyAttemptsError, login_throttle, require_s
 from labella.api.sessions import SessionCookies
 from labella.config import REQUEST_LIMITS
 from labella.errors import LabellaError
-from labella.service import auth, projects
+from labella.service import accounts, auth, projects
 from labella.service.errors import AuthenticationError
 from labella.web import router
 from labella.web.common import page_user, render
@@ -51,7 +52,10 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
                 user = auth.redeem_login_link(s, token)
         except LabellaError as exc:
             return _refused(request, exc, next)
-        return _signed_in(request, user.id, next)
+        with ctx.session() as s:
+            first = not accounts.has_password(s, user.id)
+        # no password yet (a new user, or one who lost it): the account page sets one
+        return _signed_in(request, user.id, f"/account?next={quote(_safe_next(next))}" if first else next)
     return render(request, "login.html", user=None, error=None, next=_safe_next(next))
 
 

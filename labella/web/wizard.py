@@ -26,6 +26,7 @@ from labella.al.pipelines import (
     pipeline_for,
 )
 from labella.al.strategies import REGISTRY as STRATEGIES
+from labella.config import REQUEST_LIMITS
 from labella.features.registry import REGISTRY as FEATURISERS
 from labella.features.registry import default_featuriser_name
 from labella.ingest.catalogue import list_catalogue
@@ -146,4 +147,5 @@ SPLIT_NAMES = {"evaluation": sorted(TEST_SPLITS), "pool": sorted(TRAIN_SPLITS)}
 def wizard_page(request: Request, user: Annotated[auth.UserPublic, Depends(page_user)]) -> Any:
     catalogue = [asdict(e) for e in list_catalogue()]
     return render(request, "wizard.html", user=user, task_types=TASK_TYPES, catalogue=catalogue,
-                  choices=model_choices(), split_names=SPLIT_NAMES)
+                  choices=model_choices(), split_names=SPLIT_NAMES,
+                  name_max=REQUEST_LIMITS.max_name_chars)

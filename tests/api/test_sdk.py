@@ -48,8 +48,8 @@ def test_the_sdk_walkthrough(server: LiveServer, tmp_path: Path) -> None:
     assert job.wait(60) is job
     assert job.status == "succeeded" and job.progress == 1.0
     assert job.eta is None or job.eta >= 0
-    assert job.result == {"added": 240, "duplicates": 0, "labeled": 40, "evaluation": 40,
-                          "n_errors": 0, "errors": []}
+    assert job.result == {"added": 240, "duplicates": 0, "repeated_in_file": 0, "labeled": 40,
+                          "evaluation": 40, "n_errors": 0, "errors": []}
     featurise = [j for j in p.jobs() if j.data["kind"] == "featurise"]
     assert [j.status for j in featurise] == ["succeeded"]  # wait() followed it
     assert p.refresh().data["n_pool"] == 200 and p.data["n_evaluation"] == 40
@@ -74,12 +74,41 @@ def test_the_sdk_walkthrough(server: LiveServer, tmp_path: Path) -> None:
         assert it.reason.model_version >= version > 0
         # a strategy's pick has its score; an audit pick (drawn at random) says so instead
         assert (it.reason.score is not None) != it.reason.strategy.startswith("random (audit")
+        # "why this item" for people: the labels, their odds and the current model's version
+        assert "score" not in it.explanation
+        assert it.reason.strategy.startswith("random (audit") or (
+            ("neg (" in it.explanation or "pos (" in it.explanation)
+            and " %)" in it.explanation and "model v" in it.explanation)
     m = p.metrics()
     assert {"n_labeled", "model_version", "scores", "learning_curve", "stop"} <= set(m)
     assert m["n_labeled"] == 30 and m["model_version"] >= version
     assert m["scores"]["source"] == "evaluation" and 0.0 <= m["scores"]["accuracy"] <= 1.0
     assert m["learning_curve"] and m["learning_curve"][-1]["n_labels"] <= 30
     assert {"stop", "reason", "criterion"} <= set(m["stop"])
+    assert m["stop"]["advice"].startswith(("keep labelling: ", "stop")), m["stop"]
+    assert "kappa" not in m["stop"]["advice"]
+    c.close()
+
+
+def test_sdk_users_invitations_and_deletion(server: LiveServer, tmp_path: Path) -> None:
+    c = Client(server.url, token=server.tokens["admin"])
+    made = c.create_user("carol")
+    assert made["login_url"].startswith(server.url + "/login?token=")
+    assert {u["username"] for u in c.users()} >= {"admin", "carol"}
+    assert c.login_link(made["user_id"]).startswith(server.url + "/login?token=")
+    assert c.disable_user(made["user_id"])["disabled"] is True
+    p = c.create_project(name="to delete", task="text", labels=["neg", "pos"],
+                         featuriser="hashing")
+    inv = p.invite("dave", role="annotator")
+    assert inv["created"] and inv["login_url"] and inv["member"]["username"] == "dave"
+    with pytest.raises(LabellaClientError, match="exact name"):
+        p.delete(confirm="To delete")
+    lead = Client(server.url, token=server.tokens["lead"])
+    with pytest.raises(LabellaClientError):
+        lead.users()
+    lead.close()
+    assert p.delete(confirm="to delete")["name"] == "to delete"
+    assert "to delete" not in {q.name for q in c.projects()}
     c.close()
 
 

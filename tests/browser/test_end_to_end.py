@@ -186,15 +186,19 @@ def _label_with_keyboard(page: Any, server: LiveServer, pid: int, data: Dataset,
     page.goto(f"{server.url}/projects/{pid}/label")
     keys = [b.get_attribute("data-label") for b in page.locator("#choices button[data-label]").all()]
     assert keys == data.labels
+    # each label's key as the page shows it (a label named "1" is on the key 1)
+    key_of = {b.get_attribute("data-label"): b.get_attribute("data-key")
+              for b in page.locator("#choices button[data-key]").all()}
+    assert len(key_of) == len(keys)
     done: list[str] = []
     current = _current_item(page)
     for i in range(N_LABELS):
         truth = _truth_of_item(page, server, pid, current, data, task)
         if multi:
-            for k, name in enumerate(keys):  # the suggestion starts on: toggle what differs
+            for name in keys:  # the suggestion starts on: toggle what differs
                 on = page.get_attribute(f"#choices button[data-label='{name}']", "aria-pressed") == "true"
-                if on != (name in truth) and k < 9:
-                    page.keyboard.press(str(k + 1))
+                if on != (name in truth):
+                    page.keyboard.press(key_of[name])
                     page.wait_for_function(
                         "([n, v]) => document.querySelector(`#choices button[data-label='${n}']`)"
                         ".getAttribute('aria-pressed') === v", arg=[name, str(name in truth).lower()])
@@ -204,7 +208,7 @@ def _label_with_keyboard(page: Any, server: LiveServer, pid: int, data: Dataset,
         else:
             if i == 3:
                 screenshot(page, f"{shot}-label")
-            page.keyboard.press(str(keys.index(truth[0]) + 1))
+            page.keyboard.press(key_of[truth[0]])
         done.append(current)
         current = _next_item(page, current)
     _wait_labeled(page, server, pid, N_LABELS)
@@ -421,12 +425,18 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     assert row.locator("select").input_value() == "annotator"
     row.locator("select").select_option("admin")
     page.wait_for_selector("#members-status:has-text('labeller is now an admin')")
-    page.fill("#member-form input[name=username]", "nobody")
+    # a username without an account: created, with a one-time sign-in link to pass on
+    page.fill("#member-form input[name=username]", "newcomer")
+    page.click("#member-form button")
+    page.wait_for_selector("#members-status:has-text('/login?token=')")
+    page.locator("#members tr[data-username=newcomer]").wait_for()
+    page.fill("#member-form input[name=username]", "no spaces allowed")
     page.click("#member-form button")
     page.wait_for_selector("#members-status.error")
-    page.locator("#members tr[data-username=labeller] .member-remove").click()
-    page.locator("#members tr[data-username=labeller] .member-remove").click()
-    page.wait_for_selector("#members tr[data-username=labeller]", state="detached")
+    for name in ("labeller", "newcomer"):
+        page.locator(f"#members tr[data-username={name}] .member-remove").click()
+        page.locator(f"#members tr[data-username={name}] .member-remove").click()
+        page.wait_for_selector(f"#members tr[data-username={name}]", state="detached")
     members = page.request.get(f"{live_server.url}/api/projects/{pid}/members").json()
     assert [m["username"] for m in members] == ["admin"]
 

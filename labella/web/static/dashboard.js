@@ -22,8 +22,13 @@ function sourceText(source) {
 }
 
 function renderMetrics(m) {
-  setText("stat-labeled", String(m.n_labeled));
-  setText("stat-pool", String(m.n_pool));
+  setText("stat-labeled", m.n_labeled.toLocaleString("en"));
+  setText("stat-pool", m.n_pool.toLocaleString("en"));
+  // imported labels make "all labelled" while the items are still being embedded: say so
+  const embedding = $("stat-embedding");
+  const waiting = m.n_unfeaturised || 0;
+  embedding.hidden = !waiting;
+  setText("stat-embedding", waiting ? `embedding: ${waiting.toLocaleString("en")} items not embedded yet; the model waits for them` : "");
   const bar = $("stat-progress");
   bar.max = Math.max(m.n_pool, 1);
   bar.value = m.n_labeled;
@@ -41,7 +46,8 @@ function renderMetrics(m) {
   const state = stop.stop ? "stop" : (stop.criterion ? "go" : "unknown");
   if (box.dataset.stop !== state) box.dataset.stop = state;
   setText("stop-verdict", stop.stop ? "You can stop labelling" : "Keep labelling");
-  setText("stop-reason", (stop.reason || "").replace(/^(keep labelling|stop)\s*:\s*/i, ""));
+  // the advice for people ("stop soon: predictions changed on 0.4 % of items ..."), minus its verdict
+  setText("stop-reason", (stop.advice || stop.reason || "").replace(/^(keep labelling|stop soon|stop)\s*:\s*/i, ""));
 
   renderAudit(m.audit || {});
   learningCurve($("chart-curve"), m.learning_curve || [], s.metric);

@@ -10,11 +10,13 @@
 // style and layout done); labellaPaintTimings to the first task after that frame, and
 // labellaInputDelays the time each key event waited before its handler ran.
 import { api, ApiError, el } from "./api.js";
+import { keyMap, labelFor, setupFilter, sizeImage } from "./label_find.js";
 
 const cfg = JSON.parse(document.getElementById("label-config").textContent);
 const P = cfg.project_id;
 const MULTI = cfg.multi_label;
 const LABELS = cfg.labels;
+const BY_KEY = keyMap(cfg.keys);  // a key -> its label (own hotkeys and number keys)
 const READY = 3;          // items to hold ready besides the one on screen
 const FETCH_MORE = 6;     // how many more than we hold to ask for when topping up
 const EMPTY_POLL_MS = 15000;
@@ -235,7 +237,7 @@ function merge(items) {
     } else {
       fresh.push(prepare(raw));
     }
-    noteVersion(raw.reason.model_version, false);
+    noteVersion(raw.model_version || raw.reason.model_version, false);
   }
   state.queue = fresh;
 }
@@ -307,7 +309,11 @@ function show(item, previous = null, t0 = null) {
   itemEl.removeAttribute("aria-busy");
   itemEl.dataset.itemId = String(item.id);
   const parts = [];
-  if (item.img) { imageBox.replaceChildren(item.img); parts.push(imageBox); }
+  if (item.img) {
+    imageBox.replaceChildren(item.img);
+    sizeImage(item.img, imageBox);
+    parts.push(imageBox);
+  }
   if (item.text !== null && item.text !== undefined) {
     const box = item.img ? captionBox : textBox;
     box.textContent = item.text;
@@ -324,11 +330,8 @@ function show(item, previous = null, t0 = null) {
     ui.suggestion.replaceChildren(el("span", { class: "k" }, "Suggestion"),
       item.reason.model_version ? " none yet (the model needs a few more labels)" : " none yet (cold start)");
   }
-  const r = item.reason;
-  const bits = [r.strategy];
-  if (r.score !== null && r.score !== undefined) bits.push(`score ${Number(r.score).toPrecision(3)}`);
-  bits.push(r.model_version ? `model v${r.model_version}` : "cold start: no model yet");
-  ui.why.replaceChildren(el("span", { class: "k" }, "Why this item"), ` ${bits.join(" · ")}`);
+  // the server words it for people ("the model is torn between cat (48 %) and dog (46 %)")
+  ui.why.replaceChildren(el("span", { class: "k" }, "Why this item"), ` ${item.explanation || item.reason.strategy}`);
 
   if (previous) {
     ui.previous.textContent = previous.kind === "skip" ? "You skipped this item before."
@@ -460,11 +463,9 @@ function onKey(ev) {
     return;
   }
   if (ev.repeat) return;
-  if (k.length === 1 && k >= "0" && k <= "9") {
-    const i = k === "0" ? 9 : Number(k) - 1;  // 1-9 the first nine labels, 0 the tenth
-    if (i < LABELS.length) { ev.preventDefault(); choose(LABELS[i], t0); }
-    return;
-  }
+  if (k === "/") { ev.preventDefault(); finder.focus(); return; }
+  const byKey = labelFor(BY_KEY, k);
+  if (byKey !== null) { ev.preventDefault(); choose(byKey, t0); return; }
   switch (k) {
     case "Enter":
       // on Skip, Undo, Submit or a link Enter does what it says; anywhere else (a label
@@ -479,6 +480,10 @@ function onKey(ev) {
   }
 }
 
+const finder = setupFilter({
+  input: $("label-filter"), count: $("label-filter-count"), buttons, labels: LABELS, multi: MULTI,
+  choose, submit,
+});
 document.addEventListener("keydown", onKey);
 $("choices").addEventListener("click", (ev) => {
   const b = ev.target.closest("button[data-label]");

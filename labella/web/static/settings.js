@@ -7,7 +7,7 @@ const projectId = root.dataset.projectId;
 const isAdmin = root.dataset.admin === "true";
 const $ = (id) => document.getElementById(id);
 const form = $("settings-form");
-const FIELDS = ["strategy", "head", "batch_size", "exploration", "label_budget", "cold_start"];
+const FIELDS = ["strategy", "head", "batch_size", "exploration", "label_budget", "cold_start", "hotkeys"];
 
 function explain(name) {
   const box = document.querySelector(`[data-explains="${name}"]`);
@@ -25,10 +25,21 @@ function clearErrors() {
 /** The field an API error message is about: check_settings names the setting first. */
 export function fieldOf(message) {
   const m = message.toLowerCase();
-  for (const f of ["batch_size", "exploration", "label_budget", "cold_start"]) if (m.includes(f)) return f;
+  for (const f of ["batch_size", "exploration", "label_budget", "cold_start", "hotkeys"]) if (m.includes(f)) return f;
   if (m.includes("head")) return "head";
   if (m.includes("strategy")) return "strategy";
   return null;
+}
+
+/** "positive=p, negative=n" as {positive: "p", negative: "n"}; empty: null (number keys only). */
+export function parseHotkeys(text) {
+  const out = {};
+  for (const part of text.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const at = part.lastIndexOf("=");
+    if (at <= 0) return `“${part}” is not label=key`;
+    out[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return Object.keys(out).length ? out : null;
 }
 
 function number(value) {
@@ -48,8 +59,13 @@ async function saveSettings(ev) {
       batch_size: number(e.batch_size.value), exploration: number(e.exploration.value),
       label_budget: number(e.label_budget.value), cold_start: e.cold_start.value || null,
       audit_share: number(e.audit_share.value),
+      hotkeys: parseHotkeys(e.hotkeys.value),
     },
   };
+  if (typeof body.settings.hotkeys === "string") {
+    showFieldError("hotkeys", body.settings.hotkeys);
+    return;
+  }
   if (body.settings.batch_size === null) {
     showFieldError("batch_size", "A batch size is needed (1 to 1000).");
     return;
@@ -140,7 +156,18 @@ async function addMember(ev) {
   const f = ev.target;
   const username = f.elements.username.value.trim();
   if (!username) { memberStatus("Type a username.", true); return; }
-  if (await setMember(username, f.elements.role.value)) f.reset();
+  // a user who has no account yet is created, with a one-time sign-in link to pass on
+  const role = f.elements.role.value;
+  try {
+    const r = await api(`/api/projects/${projectId}/members/invite`, { method: "POST", json: { username, role } });
+    f.reset();
+    const what = `${r.member.username} is now ${role === "admin" ? "an admin" : "an annotator"}.`;
+    memberStatus(r.login_path ? `${what} New user: pass on this one-time sign-in link (valid 24 hours): ${location.origin}${r.login_path}` : what);
+  } catch (err) {
+    memberStatus(`Could not add ${username}: ${err.detail || err.message}`, true);
+  } finally {
+    reloadMembers();
+  }
 }
 
 // -- export ----------------------------------------------------------------------------------

@@ -21,13 +21,26 @@ function taskType() {
 
 function sourceKind() { return form.elements.source_kind.value; }
 
+// Label names are separated by new lines and by commas alike ("a,b,c⏎d" is four labels);
+// an exact repeat is dropped, a repeat in another case is reported by caseClashes.
 export function parseLabels(text) {
-  const parts = text.includes("\n") ? text.split("\n") : text.split(",");
   const seen = new Set();
   const out = [];
-  for (const p of parts.map((s) => s.trim())) if (p && !seen.has(p)) { seen.add(p); out.push(p); }
+  for (const p of text.split(/[\r\n,]+/).map((s) => s.trim())) if (p && !seen.has(p)) { seen.add(p); out.push(p); }
   return out;
 }
+
+export function caseClashes(labels) {
+  const first = new Map();
+  const out = [];
+  for (const l of labels) {
+    const k = l.toLowerCase();
+    if (first.has(k)) out.push([first.get(k), l]); else first.set(k, l);
+  }
+  return out;
+}
+
+const NAME_MAX = Number(form.elements.name.dataset.max || 200);
 
 function fieldError(name, message) {
   const box = $(`[data-error-for="${name}"]`);
@@ -68,7 +81,13 @@ function show(i) {
 function validate(name) {
   formError("");
   if (name === "task") {
-    return fieldError("name", form.elements.name.value.trim() ? "" : "Give the project a name.");
+    const name = form.elements.name.value.trim();
+    if (!name) return fieldError("name", "Give the project a name.");
+    // no maxlength on the field: a pasted long name is refused here, never cut silently
+    if (name.length > NAME_MAX) {
+      return fieldError("name", `A project name has at most ${NAME_MAX} characters; this one has ${name.length.toLocaleString("en")}.`);
+    }
+    return fieldError("name", "");
   }
   if (name === "data") {
     const kind = sourceKind();
@@ -89,6 +108,8 @@ function validate(name) {
       return fieldError("labels", multi ? "Name at least one label." : "Name at least two labels.");
     }
     if (multi && labels.some((l) => l.includes("|"))) return fieldError("labels", "Multi-label names cannot contain |.");
+    const clash = caseClashes(labels)[0];
+    if (clash) return fieldError("labels", `“${clash[0]}” and “${clash[1]}” differ only in case; keep one.`);
     return fieldError("labels", "");
   }
   if (name === "loop") {
@@ -198,7 +219,7 @@ async function labelsFromData() {
     const picked = $("#catalogue input:checked");
     if (!picked) return { note: "Pick a catalogue dataset first." };
     const names = JSON.parse(picked.closest(".option").dataset.labels || "[]");
-    return { names, note: `${names.length} labels of the catalogue dataset.` };
+    return { names, note: `${plural(names.length, "label", "labels")} of the catalogue dataset.` };
   }
   if (kind === "s3" && !/^s3:\/\/[^/]+/.test(form.elements.s3_uri.value.trim())) return { note: "Type an S3 URI first." };
   if (kind === "upload" && !form.elements.file.files[0]) return { note: "Choose a file first." };
@@ -209,7 +230,7 @@ async function labelsFromData() {
   if (found.splits.evaluation) bits.push(`${found.splits.evaluation.toLocaleString()} held out`);
   if (found.n_errors) bits.push(plural(found.n_errors, "bad row", "bad rows"));
   const partial = found.complete ? "" : ", from the first 8 MB";
-  return { names, note: `${names.length} labels found in ${found.label_source} (${bits.join(", ")}${partial}).` };
+  return { names, note: `${plural(names.length, "label", "labels")} found in ${found.label_source} (${bits.join(", ")}${partial}).` };
 }
 
 async function fillLabels(quiet = false) {
@@ -317,7 +338,9 @@ async function follow(job, name) {
     box.set(job.status, job.status === "succeeded" ? 1 : frac, job.message, job.status === "running" ? duration(job.eta_seconds) : "");
     if (job.status === "succeeded") return job;
     if (job.status === "failed" || job.status === "cancelled") {
-      box.fail([job.error, ...(job.log_tail || []).slice(-5)].filter(Boolean).join("\n"));
+      // what failed, in words: never a traceback (those stay in the server's log)
+      const lines = (job.log_tail || []).filter((l) => !/^\s*(Traceback|File "|\^)/.test(l)).slice(-3);
+      box.fail([job.error, ...lines].filter(Boolean).join("\n"));
       throw new Error(`${name} ${job.status}: ${job.error || ""}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -329,7 +352,10 @@ function report(result) {
   $("#import-report").hidden = false;
   const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
   const bits = [`${n(result.added, "item", "items")} added`];
-  if (result.duplicates) bits.push(`${result.duplicates} already there`);
+  const repeated = result.repeated_in_file || 0;
+  const before = (result.duplicates || 0) - repeated;
+  if (before) bits.push(`${before.toLocaleString("en")} already in the project`);
+  if (repeated) bits.push(`${n(repeated, "row repeats", "rows repeat")} an earlier row of this file`);
   if (result.labeled) bits.push(`${result.labeled} came with labels`);
   if (result.evaluation) bits.push(`${result.evaluation} held out to measure the model`);
   bits.push(result.n_errors ? n(result.n_errors, "bad row", "bad rows") : "no bad rows");
@@ -410,6 +436,19 @@ async function submit(ev) {
   }
 }
 
+async function deleteProject() {
+  // the import failed: the user may drop the project instead of retrying
+  const b = $("#delete-created");
+  b.disabled = true;
+  try {
+    await api(`/api/projects/${project.id}?confirm=${encodeURIComponent(project.name)}`, { method: "DELETE" });
+    location.href = "/";
+  } catch (err) {
+    b.disabled = false;
+    $("#progress-error").textContent = `Could not delete the project: ${err.detail || err.message}`;
+  }
+}
+
 function retry() {
   // the project exists: only the data source can change now
   $("#progress").hidden = true;
@@ -429,6 +468,7 @@ $("#next").addEventListener("click", next);
 $("#back").addEventListener("click", () => show(step - 1));
 form.addEventListener("submit", submit);
 $("#retry").addEventListener("click", retry);
+$("#delete-created").addEventListener("click", deleteProject);
 $$("#steps a").forEach((a, k) => a.addEventListener("click", (e) => {
   e.preventDefault();
   if (project) return;
