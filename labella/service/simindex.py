@@ -94,10 +94,9 @@ class SimilarityIndexes:
         return f"ready ({e.ann.backend}, {len(e.ann)} items)"
 
     def search(self, view: PoolView, query: np.ndarray, k: int, *,
-               allowed: np.ndarray | None = None, wait: bool = False) -> Found:
+               allowed: np.ndarray | None = None) -> Found:
         """The ``k`` pool items most similar to ``query`` ``(d,)`` among ``allowed`` pool
-        rows (a ``(n,)`` bool mask; ``None``: all). ``wait``: build or catch up the ANN
-        index first instead of answering exactly meanwhile (benchmarks, tests)."""
+        rows (a ``(n,)`` bool mask; ``None``: all)."""
         n = len(view.X)
         backend = self.backend or default_backend()
         if n < self.exact_limit or n == 0:
@@ -110,8 +109,6 @@ class SimilarityIndexes:
         if n_ok < self.exact_limit // 4:  # few candidates left: exact over them is cheaper
             return self._exact(view, query, k, allowed, None)
         entry = self._entry(view)
-        if wait:
-            self._sync(entry, view, backend)
         missing = None
         if entry.ann is not None and not entry.building:  # a build holds the lock: skip it
             with entry.lock:
