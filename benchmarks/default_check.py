@@ -45,8 +45,9 @@ from benchmarks import tasks
 from benchmarks.label_efficiency import DATASETS, Prepared, cache_root, prepare
 from labella.al import audit, audit_check, metrics
 from labella.al.audit import AuditEstimate
-from labella.al.pipelines import DEFAULT_STRATEGY, Pipeline, pipeline_for
+from labella.al.pipelines import DEFAULT_STRATEGY, HEAD_FACTORIES, Pipeline, pipeline_for
 from labella.al.simulate import Curve, audit_records, full_score, random_extension, run_curve
+from labella.al.tuned import TunedLogisticHead
 
 log = logging.getLogger("default_check")
 
@@ -72,12 +73,16 @@ HEAD_VERSION = "2"
 prior correction (docs/default-strategy.md §9)."""
 
 _default = pipeline_for(DEFAULT_STRATEGY)
+HEAD_FACTORIES.setdefault(  # the head of §8-9: pseudo-labels before the first query
+    "tuned_pseudo_first", lambda n, ml: TunedLogisticHead(n, multi_label=ml, first_batch="pseudo"))
+
 CANDIDATES: dict[str, Pipeline] = {
     "labella": _default,
     "random": pipeline_for("random"),
     "margin-tuned-no-audit": replace(_default, audit_share=0.0, switch_when_losing=False),
     "margin-tuned-audit05": replace(_default, audit_share=0.05),
     "margin-tuned-audit20": replace(_default, audit_share=0.2),
+    "margin-tuned-pseudo-first": replace(_default, head="tuned_pseudo_first"),
 }
 """Pipelines by name (``labella`` is the default as shipped)."""
 
