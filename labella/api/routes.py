@@ -145,8 +145,10 @@ def get_project(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> ProjectPu
               responses=IN_PROJECT)
 def update_project(project_id: ProjectId, body: ProjectUpdate, ctx: Ctx, user: CurrentUser
                    ) -> ProjectPublicModel:
-    with ctx.session() as s:
-        p = projects.update_project(s, user, project_id, **body.model_dump(exclude_unset=True))
+    with ctx.session() as s:  # the write: role check and new settings, nothing else
+        projects.change_project(s, user, project_id, **body.model_dump(exclude_unset=True))
+    with ctx.read_session() as s:  # the reply's counts are read without the write lock
+        p = projects.get_project(s, user, project_id)
     # the running loop takes the new settings in place; its refit runs in the background
     pending = ctx.loops.apply_settings(project_id)
     return ProjectPublicModel.of(p).model_copy(update={"refit_pending": pending})

@@ -47,7 +47,8 @@ class ServiceContext:
         self._featurisers: dict[str, Featuriser] = {}
         self._feat_lock = threading.Lock()
         self.loops = LoopManager(self.sessions, featuriser_for=self.project_featuriser,
-                                 cache=self.cache, lease_seconds=settings.lease_seconds)
+                                 cache=self.cache, lease_seconds=settings.lease_seconds,
+                                 read_factory=self.readers)
         self.worker: LocalWorker | None = None
         from labella.service.simindex import SimilarityIndexes
 

@@ -196,8 +196,12 @@ class LoopManager(ProjectLoops):
         item = s.get(Item, item_id)
         if item is None or item.project_id != project_id:
             raise NotFoundError(f"no item {item_id} in project {project_id}")
+        split = item.split
+        # end the reads' transaction: no database write lock is held while this waits for
+        # the loop's lock (on SQLite every other writer would queue behind it)
+        s.rollback()
         with self._current(st) as cur:
-            row = cur.index.row(item_id) if item.split == "pool" else None
+            row = cur.index.row(item_id) if split == "pool" else None
             served = cur.served.pop((user_id, row), None) if row is not None else None
         ann = Annotation(
             project_id=project_id, item_id=item_id, user_id=user_id, action=action,
@@ -222,14 +226,14 @@ class LoopManager(ProjectLoops):
             from labella.service.labels import current_labels
 
             cur_label = current_labels(s, project_id, item_ids=[item_id]).get(item_id)
-            changes.append(Change(item_id, item.split, "label",
+            changes.append(Change(item_id, split, "label",
                                   cur_label.labels if cur_label else None))
-            changes.append(Change(item_id, item.split, "unskip", user_id=user_id))
+            changes.append(Change(item_id, split, "unskip", user_id=user_id))
         elif action == "label":
-            changes.append(Change(item_id, item.split, "label", labels,
+            changes.append(Change(item_id, split, "label", labels,
                                   audit=bool(served and served.audit)))
         else:
-            changes.append(Change(item_id, item.split, "skip", user_id=user_id))
+            changes.append(Change(item_id, split, "skip", user_id=user_id))
         # applied to the state that counts now (a reload may have replaced ``st`` meanwhile;
         # one still being built records the change in its predecessor's journal)
         with self._current(st) as cur:

@@ -52,6 +52,8 @@ class ProjectLoops:
         session_factory: makes database sessions.
         featuriser_for: project -> its featuriser instance.
         cache: the embedding cache.
+        read_factory: makes sessions that only read (default: ``session_factory``); states
+            are loaded and settings read through it.
         lease_seconds: how long an item handed out stays reserved.
         refit_share: the largest share of the time the refitter may spend refitting. After
             a refit that took ``t`` seconds it rests ``t * (1 / refit_share - 1)`` seconds,
@@ -64,11 +66,15 @@ class ProjectLoops:
 
     def __init__(self, session_factory: Callable[[], Session], *,
                  featuriser_for: Callable[[Project], Any], cache: Any,
+                 read_factory: Callable[[], Session] | None = None,
                  lease_seconds: float = 600.0, refit_share: float = 0.25,
                  first_refit_wait: float = 3.0) -> None:
         if not 0 < refit_share <= 1:
             raise ValueError(f"refit_share must be in (0, 1]; got {refit_share}")
         self._sessions = session_factory
+        # loading a state and reading settings only read: on SQLite a read session takes
+        # no write lock, so a reload of a large project never holds up the annotators
+        self._readers = read_factory or session_factory
         self._featuriser_for = featuriser_for
         self._cache = cache
         self.lease_seconds = lease_seconds
@@ -122,7 +128,7 @@ class ProjectLoops:
         return st
 
     def _load(self, project_id: int) -> ProjectState:
-        with self._sessions() as s:
+        with self._readers() as s:
             project = s.get(Project, project_id)
             if project is None:
                 raise NotFoundError(f"no project with id {project_id}")
@@ -191,7 +197,7 @@ class ProjectLoops:
         whether a refit is pending (False if the project's loop is not loaded)."""
         if project_id not in self._states:
             return False
-        with self._sessions() as s:
+        with self._readers() as s:
             project = s.get(Project, project_id)
             if project is None:
                 raise NotFoundError(f"no project with id {project_id}")

@@ -207,12 +207,18 @@ def _counts(s: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
                                    ModelVersion.status == READY)
                             .group_by(ModelVersion.project_id)):
         out[pid]["model_version"] = v
-    for pid, n in s.execute(select(Annotation.project_id, func.count(func.distinct(Annotation.item_id)))
-                            .join(Item, Item.id == Annotation.item_id)
-                            .where(Annotation.project_id.in_(project_ids),
-                                   Annotation.action == "label", Item.split == "pool")
-                            .group_by(Annotation.project_id)):
-        out[pid]["n_labeled"] = n  # pool items that ever got a label; the loop's count is exact
+    # pool items that ever got a label (the loop's count is exact). Asked per item ("has
+    # it a label row?", one index probe each), not as a join filtered on the project on
+    # both sides: on PostgreSQL with fresh tables the planner took that join for a few
+    # rows and intersected the project's whole annotation index once per item, 1.6 s at
+    # 5 000 labels and quadratic beyond
+    labelled = (select(Annotation.id).where(Annotation.item_id == Item.id,
+                                            Annotation.action == "label").exists())
+    for pid, n in s.execute(select(Item.project_id, func.count())
+                            .where(Item.project_id.in_(project_ids), Item.split == "pool",
+                                   labelled)
+                            .group_by(Item.project_id)):
+        out[pid]["n_labeled"] = n
     return out
 
 
@@ -240,10 +246,20 @@ def get_project(s: Session, user: auth.UserPublic, project_id: int) -> ProjectPu
     return _public(p, role=role, counts=_counts(s, [project_id])[project_id])
 
 
-def update_project(s: Session, user: auth.UserPublic, project_id: int, *,
+def update_project(s: Session, user: auth.UserPublic, project_id: int, **changes: Any
+                   ) -> ProjectPublic:
+    """:func:`change_project`, then the project as it now reads."""
+    change_project(s, user, project_id, **changes)
+    return get_project(s, user, project_id)
+
+
+def change_project(s: Session, user: auth.UserPublic, project_id: int, *,
                    strategy: str | None = None, head: str | None = None,
                    settings: dict[str, Any] | None = None, description: str | None = None
-                   ) -> ProjectPublic:
+                   ) -> None:
+    """Change a project's strategy, head, loop settings or description (admin only). Only
+    writes: a caller under load commits, then reads the project back with
+    :func:`get_project` in a read session, so the write lock is held for milliseconds."""
     auth.require_role(s, user, project_id, "admin")
     p = get_project_row(s, project_id)
     if strategy is not None:
@@ -263,7 +279,6 @@ def update_project(s: Session, user: auth.UserPublic, project_id: int, *,
     if description is not None:
         p.description = check_description(description)
     s.flush()
-    return get_project(s, user, project_id)
 
 
 @dataclass(frozen=True)

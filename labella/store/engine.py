@@ -3,11 +3,15 @@
 ``make_engine(url)`` is the only place a SQLAlchemy engine is created. SQLite
 gets WAL journaling, ``synchronous=FULL`` (a commit is on disk before it is
 acknowledged), foreign keys and a busy timeout so that the web process and the
-job worker can share one file.
+job worker can share one file. Within one process, writers to a SQLite file take turns
+first come, first served (:class:`WriterQueue`) instead of polling SQLite's busy handler.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,14 +51,87 @@ READ_ONLY = "labella_read_only"
 """Execution option of an engine for read-only sessions (see :func:`make_read_session_factory`)."""
 
 
-def _sqlite_begin(conn: Any) -> None:
+class WriterQueue:
+    """A lock handed to its waiters in arrival order.
+
+    SQLite lets one writer in at a time, and a writer that finds the file locked sleeps
+    in its busy handler (1, 2, 5 ... 100 ms) before it looks again, so under many
+    concurrent writers a late-comer that happens to look at the right moment overtakes
+    one that has been waiting for seconds: an admin's settings change behind 20
+    annotators waited up to 4 s while the median write took 10 ms. Writers in this
+    process queue here first, before ``BEGIN IMMEDIATE``; the lock passes straight to
+    the next in line when a transaction ends. Other processes (a job worker, the CLI)
+    still meet the busy handler.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release()
+        with self._mutex:
+            try:
+                self._waiters.remove(turn)
+                return False
+            except ValueError:
+                pass  # release() handed it over as the wait ran out: it is ours
+        turn.acquire()  # already released to us; returns at once
+        return True
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held, by the next in line
+            else:
+                self._held = False
+
+
+_WRITERS: dict[str, WriterQueue] = {}
+_WRITERS_GUARD = threading.Lock()
+_HOLDS = "labella_writer_queue"
+
+
+def writer_queue(database: str) -> WriterQueue:
+    """The process's queue of writers to one SQLite file (by its absolute path)."""
+    key = str(Path(database).resolve())
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, WriterQueue())
+
+
+def _sqlite_begin(conn: Any, queue: WriterQueue | None = None) -> None:
     # pysqlite's own transaction handling defers BEGIN; a writing transaction takes the
-    # write lock up front so two writers queue on busy_timeout instead of failing on lock
-    # upgrade. A read-only one begins deferred: under WAL it never waits for a writer.
+    # write lock up front so two writers queue instead of failing on lock upgrade. A
+    # read-only one begins deferred: under WAL it never waits for a writer.
     if conn.get_execution_options().get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
-    else:
+        return
+    if queue is not None:
+        if not queue.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", None,
+                                   sqlite3.OperationalError("database is locked"))
+        conn.info[_HOLDS] = queue
+    try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _sqlite_end(conn)
+        raise
+
+
+def _sqlite_end(conn: Any) -> None:
+    """The transaction ends (commit or rollback): the next writer in line goes."""
+    queue = conn.info.pop(_HOLDS, None)
+    if queue is not None:
+        queue.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -68,7 +146,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        queue = writer_queue(u.database) if u.database and u.database != ":memory:" else None
+        event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, queue))
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
