@@ -332,7 +332,21 @@ class Project(ProjectAdminMethods):
         return result
 
     def item(self, item_id: int) -> dict[str, Any]:
+        """One item: ``labels`` (the current label: the annotators' consensus when several
+        answered, a reviewer's decision when there is one), ``consensus_confidence``,
+        ``n_answers`` and its ``history``."""
         result: dict[str, Any] = self._c.request("GET", f"/api/projects/{self.id}/items/{item_id}")
+        return result
+
+    def items(self, *, offset: int = 0, limit: int = 50, **filters: Any) -> dict[str, Any]:
+        """A page of items (``items``, ``total``, ``offset``, ``limit``), each with ``labels``,
+        ``annotator``, ``prediction``, ``confidence``, ``consensus_confidence`` and
+        ``n_answers``. ``filters``: ``label``, ``prediction``, ``min_confidence``,
+        ``max_confidence``, ``annotator``, ``split``, ``q``, ``sort``."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/items",
+            params={"offset": offset, "limit": limit,
+                    **{k: v for k, v in filters.items() if v is not None}})
         return result
 
     def metrics(self) -> dict[str, Any]:

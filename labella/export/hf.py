@@ -67,6 +67,8 @@ def arrow_schema(spec: ExportSpec) -> pa.Schema:
         ("suggestion", label_type),
         ("confidence", pa.float64()),
         ("model_version", pa.int64()),
+        ("consensus_confidence", pa.float64()),
+        ("n_answers", pa.int64()),
     ])
 
 
@@ -88,6 +90,8 @@ def yaml_features(spec: ExportSpec) -> list[dict[str, Any]]:
         {"name": "suggestion", **label},
         {"name": "confidence", "dtype": "float64"},
         {"name": "model_version", "dtype": "int64"},
+        {"name": "consensus_confidence", "dtype": "float64"},
+        {"name": "n_answers", "dtype": "int64"},
     ]
 
 
@@ -148,6 +152,8 @@ def _row(item: ExportItem, spec: ExportSpec, index: dict[str, int]) -> dict[str,
         "suggestion": encode(item.suggestion),
         "confidence": item.confidence,
         "model_version": item.model_version,
+        "consensus_confidence": item.consensus_confidence,
+        "n_answers": item.n_answers,
     }
 
 
@@ -277,7 +283,9 @@ The `train` split holds the project's pool (items labelled through active learni
 so it is *not* a random sample); the `test` split holds the project's evaluation set.
 `{label_col}` is the current label, `annotator` and `annotated_at` (UTC) say who gave it
 and when; `suggestion`, `confidence` and `model_version` are the model's last prediction
-where there was one. {unlabelled}
+where there was one; `consensus_confidence` (the vote share or Dawid–Skene posterior of
+the label, 1 for a single answer) and `n_answers` (annotators' answers behind it) describe
+items several annotators labelled. {unlabelled}
 
 Load it with `datasets.load_dataset("path/to/this/folder")`.
 """

@@ -69,6 +69,10 @@ def label_studio_task(item: ExportItem, spec: ExportSpec) -> dict[str, Any]:
             annotation["completed_by"] = item.annotator
         if item.annotated_at is not None:
             annotation["created_at"] = iso_utc(item.annotated_at)
+        if item.consensus_confidence is not None:
+            annotation["consensus_confidence"] = float(item.consensus_confidence)
+        if item.n_answers is not None:
+            annotation["n_answers"] = int(item.n_answers)
         task["annotations"] = [annotation]
     if item.suggestion is not None:
         prediction: dict[str, Any] = {"result": _result(item.suggestion, spec)}

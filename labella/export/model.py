@@ -48,6 +48,9 @@ class ExportItem:
         confidence: the model's confidence in its suggestion, in [0, 1].
         model_version: the version of the model that made the suggestion.
         meta: other attributes kept from the import (JSON-serialisable).
+        consensus_confidence: how sure the consensus of the item's annotators is (vote share
+            or Dawid–Skene posterior; 1 for a single answer or a reviewer's decision).
+        n_answers: how many annotators' answers stand behind the label.
     """
 
     item_id: int
@@ -62,6 +65,8 @@ class ExportItem:
     confidence: float | None = None
     model_version: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    consensus_confidence: float | None = None
+    n_answers: int | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class ItemRow:
     annotator: str | None
     prediction: list[str] | None
     confidence: float | None
+    consensus_confidence: float | None = None
+    """The label's consensus confidence (1 for a single answer); ``None``: unlabelled."""
+    n_answers: int = 0
+    """Annotators' standing answers behind the label."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
         auth.require_role(s, user, project_id)
         rows = s.execute(select(Item.id, Item.split, Item.text).where(Item.project_id == project_id)
                          .order_by(Item.id)).all()
-        labels = current_labels(s, project_id)
+        labels = current_labels(s, project_id, proba_for=ctx.loops.proba_for(project_id))
         users = dict(s.execute(select(User.id, User.username)).all())
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     keep = np.ones(len(ids), dtype=bool)
@@ -104,7 +108,8 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
             f"/api/projects/{project_id}/items/{iid}/image" if it.blob_key else None,
             it.image_name, it.split, cur.labels if cur else None,
             users.get(cur.user_id) if cur and cur.user_id else None,
-            pred[pos], None if np.isnan(conf[pos]) else float(conf[pos])))
+            pred[pos], None if np.isnan(conf[pos]) else float(conf[pos]),
+            cur.confidence if cur else None, cur.n_answers if cur else 0))
     return ItemPage(out, len(sel), offset, limit)
 
 

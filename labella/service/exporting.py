@@ -70,7 +70,7 @@ def discard(path: Path) -> None:
 def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
            served: dict[int, tuple[list[str] | None, float | None, int]]) -> Iterator[ExportItem]:
     with ctx.sessions() as s:
-        labels = current_labels(s, project.id)
+        labels = current_labels(s, project.id, proba_for=ctx.loops.proba_for(project.id))
         users = dict(s.execute(select(User.id, User.username)).all())
         last = 0
         while True:
@@ -92,7 +92,9 @@ def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
                     annotator=users.get(cur.user_id) if cur and cur.user_id else None,
                     annotated_at=cur.created_at if cur else None,
                     suggestion=sugg[0] if sugg else None, confidence=sugg[1] if sugg else None,
-                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}))
+                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}),
+                    consensus_confidence=cur.confidence if cur else None,
+                    n_answers=cur.n_answers if cur else None)
 
 
 def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, fmt: str, *,

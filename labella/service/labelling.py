@@ -100,6 +100,11 @@ class ItemDetail:
     meta: dict[str, Any]
     labels: list[str] | None
     history: list[HistoryEntry]
+    consensus_confidence: float | None = None
+    """The label's consensus confidence (vote share or Dawid–Skene posterior; 1 for a single
+    answer or a review decision); ``None`` when unlabelled."""
+    n_answers: int = 0
+    """Annotators' standing answers behind the label."""
 
 
 def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int) -> ItemDetail:
@@ -112,12 +117,14 @@ def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_i
             raise NotFoundError(f"no item {item_id} in project {project_id}")
         rows = s.execute(select(Annotation, User.username).outerjoin(User, User.id == Annotation.user_id)
                          .where(Annotation.item_id == item_id).order_by(Annotation.id)).all()
-        cur = current_labels(s, project_id, item_ids=[item_id]).get(item_id)
+        cur = current_labels(s, project_id, item_ids=[item_id],
+                             proba_for=ctx.loops.proba_for(project_id)).get(item_id)
         hist = [HistoryEntry(a.id, a.action, a.value, name, a.source, a.created_at, a.model_version,
                              a.suggestion) for a, name in rows]
         return ItemDetail(item.id, project_id, item.text, item.blob_key, item.image_name,
                           item.external_id, item.split, dict(item.meta or {}),
-                          cur.labels if cur else None, hist)
+                          cur.labels if cur else None, hist,
+                          cur.confidence if cur else None, cur.n_answers if cur else 0)
 
 
 def image_bytes(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int

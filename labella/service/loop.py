@@ -27,10 +27,13 @@ from sqlalchemy.orm import Session
 from labella.al.types import labeled_mask
 from labella.service import explain
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
+from labella.service.labels import CurrentLabel, ProbaFor, current_labels
 from labella.service.loops import ProjectLoops
 from labella.service.pins import Pins
 from labella.service.replies import AnnotationAck, NextItem, Reason
 from labella.service.state import (
+    ANSWERED,
+    RETRACTED,
     Change,
     ProjectState,
     Served,
@@ -48,6 +51,8 @@ AUDIT_REASON = "random (audit: checks active learning against random sampling)"
 """The reason shown for an item drawn uniformly at random for the live audit."""
 PINNED_REASON = "queued by you (similarity search)"
 """The reason shown for an item the annotator queued for themselves (:mod:`labella.service.pins`)."""
+OVERLAP_REASON = "another opinion (the project asks for several answers per item)"
+"""The reason shown for an item served again because it needs more answers (overlap)."""
 
 
 class LoopManager(ProjectLoops):
@@ -101,6 +106,14 @@ class LoopManager(ProjectLoops):
                     chosen.add(row)
                     picked.append((row, None, PINNED_REASON, st.version))
             self.pins.discard(project_id, stale, user_id=user_id)
+            shared: set[int] = set()  # answered by others and still short of answers
+            for row in st.pending:
+                if len(picked) == n:
+                    break
+                if row not in chosen and row not in skipped and st.can_share(row, user_id, now):
+                    chosen.add(row)
+                    shared.add(row)
+                    picked.append((row, None, OVERLAP_REASON, st.version))
             rk = st.ranked
             audit_picks: set[int] = set()
             if rk is not None:
@@ -130,7 +143,10 @@ class LoopManager(ProjectLoops):
                 if len(picked) < n:
                     self.mark_dirty(project_id)
             for row, _score, _why, _v in picked:
-                st.leases[row] = (user_id, now + self.lease_seconds)
+                if row in shared:
+                    st.co_leases.setdefault(row, {})[user_id] = now + self.lease_seconds
+                else:
+                    st.leases[row] = (user_id, now + self.lease_seconds)
             suggestions = suggest(st, [p[0] for p in picked])
             tops = ([explain.top_labels(st.proba[p[0]], st.label_names,
                                         multi_label=st.multi_label) for p in picked]
@@ -222,16 +238,12 @@ class LoopManager(ProjectLoops):
                 raise
             return ack
         changes: list[Change] = []
+        recount = action == "undo" or split != "pool"  # read the item's answers again
         if action == "undo":
-            from labella.service.labels import current_labels
-
-            cur_label = current_labels(s, project_id, item_ids=[item_id]).get(item_id)
-            changes.append(Change(item_id, split, "label",
-                                  cur_label.labels if cur_label else None))
+            changes.append(Change(item_id, split, RETRACTED, user_id=user_id))
             changes.append(Change(item_id, split, "unskip", user_id=user_id))
         elif action == "label":
-            changes.append(Change(item_id, split, "label", labels,
-                                  audit=bool(served and served.audit)))
+            changes.append(Change(item_id, split, ANSWERED, user_id=user_id))
         else:
             changes.append(Change(item_id, split, "skip", user_id=user_id))
         # applied to the state that counts now (a reload may have replaced ``st`` meanwhile;
@@ -239,11 +251,57 @@ class LoopManager(ProjectLoops):
         with self._current(st) as cur:
             for change in changes:
                 cur.apply(change)
+            if action == "label" and not recount:
+                r = cur.index.row(item_id)
+                if r is not None and len(cur.answers.get(r, ())) <= 1:
+                    # the item's only answer is its label (as without overlap)
+                    cur.apply(Change(item_id, split, "label", labels,
+                                     audit=bool(served and served.audit)))
+                else:  # several answers (whoever applies last reads them all) or not loaded
+                    recount = True
             n_labeled, version = cur.n_labeled, cur.version
+        if recount:
+            n_labeled = self._relabel(s, project_id, item_id, audit=bool(served and served.audit))
         if action != "skip":
             self.mark_dirty(project_id)
         return AnnotationAck(ann.id, item_id, action, ann.value, n_labeled, version,
                              duplicate=False)
+
+    def proba_for(self, project_id: int) -> ProbaFor:
+        """The loaded model's probabilities by item id (for consensus ties); nothing when
+        the project's loop is not loaded or has no model yet."""
+
+        def get(item_ids: Any) -> dict[int, np.ndarray]:
+            st = self.loaded(project_id)
+            if st is None:
+                return {}
+            with self._current(st) as cur:
+                if cur.proba is None:
+                    return {}
+                out = {}
+                for item_id in item_ids:
+                    r = cur.index.row(int(item_id))
+                    if r is not None:
+                        out[int(item_id)] = np.array(cur.proba[r], dtype=float)
+                return out
+
+        return get
+
+    def _relabel(self, s: Session, project_id: int, item_id: int, *, audit: bool) -> int:
+        """Read an item's answers again and set its label to their consensus (with
+        Dawid–Skene, every item with several answers: one more answer moves the annotators'
+        weights); returns the number of labelled pool items."""
+        labels: dict[int, CurrentLabel] = current_labels(
+            s, project_id, item_ids=[item_id], proba_for=self.proba_for(project_id))
+        targets: dict[int, list[str] | None] = {i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
+        targets.setdefault(item_id, None)  # no answer left: unlabelled
+        with self._current(self.state(project_id)) as cur:
+            for i, value in targets.items():
+                split = "pool" if cur.index.row(i) is not None else \
+                    "evaluation" if cur.eval_index.row(i) is not None else None
+                if split is not None:
+                    cur.apply(Change(i, split, "label", value, audit=audit and i == item_id))
+            return cur.n_labeled
 
     @staticmethod
     def _seen_request(s: Session, st: ProjectState, user_id: int, item_id: int, action: str,

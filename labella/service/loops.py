@@ -204,12 +204,17 @@ class ProjectLoops:
             pipeline, settings = project_pipeline(project), project_settings(project)
         with self._current(self.state(project_id)) as st:
             old_stop = int(st.settings.get("stop_set_size") or 1000)
+            old_consensus = st.settings.get("consensus")
             st.pipeline, st.settings = pipeline, settings
             if int(settings.get("stop_set_size") or 1000) != old_stop:
                 st.stop_rows = stop_rows(len(st.index), settings, seed=project_id)
                 st.stop_history.clear()
             st.labels_changed += 1  # the head and queue are behind until the next refit
+            st.update_pending()  # labels_per_item or overlap_share may have changed
+            relabel = settings.get("consensus") != old_consensus
         self.mark_dirty(project_id)
+        if relabel:  # every item with several answers may get another training target
+            self.request_reload(project_id)
         return True
 
     def wait_idle(self, project_id: int, timeout: float = 30.0) -> bool:

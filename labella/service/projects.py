@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labella.al.consensus import METHODS as CONSENSUS_METHODS
 from labella.al.pipelines import HEAD_FACTORIES, known_names, pipeline_for
 from labella.al.strategies import REGISTRY
 from labella.config import REQUEST_LIMITS as LIMITS
@@ -26,6 +27,8 @@ from labella.store.projects import Member, Project
 from labella.store.users import User
 
 TASKS = ("text", "image")
+MAX_LABELS_PER_ITEM = 5
+"""The most answers a project may ask for per item (``labels_per_item``)."""
 NOT_FOR_PROJECTS = frozenset({"tfidf", "sentence_transformer"})
 """Featurisers a server project cannot use: TF-IDF is fitted on a corpus (its vocabulary
 would change with each import; ``labella simulate`` can use it), and a local model directory
@@ -135,6 +138,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.5 <= float(v) <= 1.0:
             raise InvalidRequestError(f"preselect_threshold must be a number in 0.5..1; got {v!r}")
         out["preselect_threshold"] = float(v)
+    out.update(check_overlap_settings(out))
     if "exploration" in out and out["exploration"] is not None:
         v = out["exploration"]
         if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
@@ -151,6 +155,30 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     budget = out.get("label_budget")
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise InvalidRequestError(f"label_budget must be a positive integer or null; got {budget!r}")
+    return out
+
+
+def check_overlap_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``labels_per_item`` (1-5), ``overlap_share`` (0-1) and ``consensus`` (a method of
+    :mod:`labella.al.consensus`), normalised; the keys not given are left out."""
+    out: dict[str, Any] = {}
+    if settings.get("labels_per_item") is not None:
+        v = settings["labels_per_item"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_LABELS_PER_ITEM:
+            raise InvalidRequestError(
+                f"labels_per_item must be an integer in 1..{MAX_LABELS_PER_ITEM} (how many "
+                f"annotators answer an overlap item); got {v!r}")
+        out["labels_per_item"] = v
+    if settings.get("overlap_share") is not None:
+        v = settings["overlap_share"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= float(v) <= 1.0:
+            raise InvalidRequestError(
+                f"overlap_share must be a number in 0..1 (the share of items that get "
+                f"labels_per_item answers; 1: every item); got {v!r}")
+        out["overlap_share"] = float(v)
+    if settings.get("consensus") is not None and settings["consensus"] not in CONSENSUS_METHODS:
+        raise InvalidRequestError(f"consensus must be one of {', '.join(CONSENSUS_METHODS)}; "
+                                  f"got {settings['consensus']!r}")
     return out
 
 

@@ -48,12 +48,23 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "audit_share": None,
     "preselect_threshold": None,
     "hotkeys": None,
+    "labels_per_item": 1,
+    "overlap_share": 0.0,
+    "consensus": "majority",
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 
 
 def project_settings(project: Project) -> dict[str, Any]:
     return {**DEFAULT_SETTINGS, **(project.settings or {})}
+
+
+def overlap_item(item_id: int, share: float) -> bool:
+    """Whether an item is one of the ``share`` of items that get ``labels_per_item``
+    answers: a fixed pseudo-random draw per item id (stable across restarts)."""
+    if share >= 1.0:
+        return True
+    return ((item_id * 0x9E3779B1) % 2**32) / 2**32 < share
 
 
 def project_pipeline(project: Project) -> Pipeline:
@@ -105,7 +116,8 @@ class Change:
     state and the state that replaces it after a reload).
 
     ``kind``: ``label`` (``value`` is the item's label now, ``None`` after an undo that
-    left it unlabelled), ``skip`` or ``unskip`` (of ``user_id``). ``split``: ``pool`` or
+    left it unlabelled), ``skip`` or ``unskip`` (of ``user_id``), ``answered`` or
+    ``retracted`` (``user_id``'s standing answer, for overlap). ``split``: ``pool`` or
     ``evaluation``.
     """
 
@@ -116,6 +128,10 @@ class Change:
     user_id: int | None = None
     audit: bool = False
     """For ``label``: the item was an audit pick when it was served."""
+
+
+ANSWERED, RETRACTED = "answered", "retracted"
+"""Change kinds: ``user_id`` now has a standing answer on the item / no longer has one."""
 
 
 @dataclass
@@ -150,6 +166,15 @@ class ProjectState:
     leases: dict[int, tuple[int, float]] = field(default_factory=dict)
     skipped: dict[int, set[int]] = field(default_factory=dict)
     served: dict[tuple[int, int], Served] = field(default_factory=dict)
+    answers: dict[int, tuple[int | None, ...]] = field(default_factory=dict)
+    """Per labelled pool row: who has a standing answer (``None``: an imported label)."""
+    pending: dict[int, None] = field(default_factory=dict)
+    """Pool rows answered but still short of their ``labels_per_item``, oldest first."""
+    co_leases: dict[int, dict[int, float]] = field(default_factory=dict)
+    """Leases on ``pending`` rows: row -> {annotator: until} (several may hold one row, as
+    many as answers are still needed); ``leases`` holds unlabelled rows, one annotator each."""
+    closed: set[int] = field(default_factory=set)
+    """Pool rows a reviewer decided: they need no more answers."""
     stop_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     stop_history: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=6))
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -210,6 +235,34 @@ class ProjectState:
         v = self.y[row]
         return bool(np.all(v != UNLABELED))
 
+    def needed_answers(self, row: int) -> int:
+        """How many annotators' answers pool row ``row`` should get."""
+        k = int(self.settings.get("labels_per_item") or 1)
+        if k <= 1:
+            return 1
+        share = float(self.settings.get("overlap_share") or 0.0)
+        return k if overlap_item(int(self.index.item_ids[row]), share) else 1
+
+    def update_pending(self, rows: Any = None) -> None:
+        """Recompute whether ``rows`` (default: every answered row) still need answers."""
+        for row in (list(self.answers) if rows is None else rows):
+            n = len(self.answers.get(row, ()))
+            if 0 < n < self.needed_answers(row) and row not in self.closed:
+                self.pending.setdefault(row, None)
+            else:
+                self.pending.pop(row, None)
+                self.co_leases.pop(row, None)
+
+    def can_share(self, row: int, user_id: int, now: float) -> bool:
+        """Whether pending row ``row`` may go to ``user_id``: they have not answered it, and
+        its answers plus the other live holders stay within the answers it needs."""
+        who = self.answers.get(row, ())
+        if user_id in who:
+            return False
+        holders = sum(1 for u, until in self.co_leases.get(row, {}).items()
+                      if u != user_id and until >= now)
+        return len(who) + holders < self.needed_answers(row)
+
     def apply(self, change: Change) -> None:
         """Apply one annotation's effect (caller holds ``lock``); recorded in ``journal``
         while a replacement is being built. Items this state does not hold (not yet
@@ -232,8 +285,19 @@ class ProjectState:
             self.skipped.setdefault(change.user_id, set()).add(row)
         elif change.kind == "unskip" and change.user_id is not None:
             self.skipped.get(change.user_id, set()).discard(row)
+        elif change.kind in (ANSWERED, RETRACTED):
+            who = tuple(u for u in self.answers.get(row, ()) if u != change.user_id)
+            if change.kind == ANSWERED:
+                who += (change.user_id,)
+            if who:
+                self.answers[row] = who
+            else:
+                self.answers.pop(row, None)
+            self.update_pending([row])
         if change.kind in ("label", "skip"):
             self.leases.pop(row, None)
+        if change.kind in (ANSWERED, "skip") and change.user_id is not None:
+            self.co_leases.get(row, {}).pop(change.user_id, None)
 
 
 def inherit(old: ProjectState, new: ProjectState) -> None:
@@ -275,8 +339,10 @@ def carry_over(old: ProjectState, new: ProjectState) -> int:
     for change in journal:
         new.apply(change)
     rows = moved(sorted({*old.leases, *(r for rs in old.skipped.values() for r in rs),
-                         *(r for _u, r in old.served)}))
+                         *(r for _u, r in old.served), *old.co_leases}))
     new.leases = {rows[r]: lease for r, lease in old.leases.items() if r in rows}
+    new.co_leases = {rows[r]: dict(held) for r, held in old.co_leases.items()
+                     if r in rows and rows[r] in new.pending}
     new.skipped = {u: {rows[r] for r in rs if r in rows} for u, rs in old.skipped.items()}
     new.served = {(u, rows[r]): sv for (u, r), sv in old.served.items() if r in rows}
     new.version = max(new.version, old.version)
@@ -320,7 +386,7 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
                             .where(ModelVersion.project_id == project.id,
                                    ModelVersion.status == READY)) or 0
     dim = _featuriser_dim(featuriser)
-    return ProjectState(
+    st = ProjectState(
         project_id=project.id,
         task=task,
         label_names=names,
@@ -340,6 +406,15 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
         audit_rows=np.array([i in labels and labels[i].annotation_id in audit_ids
                              for i in pool_ids.tolist()], dtype=bool),
     )
+    for item_id, cur in labels.items():
+        row = st.index.row(item_id)
+        if row is not None:
+            if cur.annotators:
+                st.answers[row] = cur.annotators
+            if cur.reviewed:
+                st.closed.add(row)
+    st.update_pending()
+    return st
 
 
 def stop_rows(n_pool: int, settings: dict[str, Any], *, seed: int) -> np.ndarray:

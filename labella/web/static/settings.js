@@ -25,7 +25,8 @@ function clearErrors() {
 /** The field an API error message is about: check_settings names the setting first. */
 export function fieldOf(message) {
   const m = message.toLowerCase();
-  for (const f of ["batch_size", "exploration", "label_budget", "cold_start", "hotkeys"]) if (m.includes(f)) return f;
+  for (const f of ["batch_size", "exploration", "label_budget", "cold_start", "hotkeys",
+                   "overlap_share", "labels_per_item", "consensus"]) if (m.includes(f)) return f;
   if (m.includes("head")) return "head";
   if (m.includes("strategy")) return "strategy";
   return null;
@@ -59,6 +60,8 @@ async function saveSettings(ev) {
       batch_size: number(e.batch_size.value), exploration: number(e.exploration.value),
       label_budget: number(e.label_budget.value), cold_start: e.cold_start.value || null,
       audit_share: number(e.audit_share.value),
+      labels_per_item: number(e.labels_per_item.value), overlap_share: number(e.overlap_share.value),
+      consensus: e.consensus.value,
       hotkeys: parseHotkeys(e.hotkeys.value),
     },
   };
