@@ -6,6 +6,8 @@ answer (an ``undo`` retracts it); ``skip`` rows never change a label. Then, per 
 * a standing ``review`` answer (a reviewer's final decision, ``source="review"``)
   wins; the latest one if there are several;
 * else, with one answer, that answer (as before teams: confidence 1);
+* else, in a project that asks for one answer per item (``labels_per_item`` 1), the
+  latest answer, as before teams (confidence: the share of answers equal to it);
 * else the consensus of the annotators' answers, by the project's ``consensus``
   setting (:mod:`labella.al.consensus`): ``majority`` (ties go to the tied class the
   model finds most probable, when a model is at hand; else to the first tied label in
@@ -60,7 +62,8 @@ Answer = tuple[int, list[str], datetime | None, int | None]
 
 def fold(rows: Iterable[Row], *, label_names: Sequence[str] = (), multi_label: bool = False,
          method: str = "majority", proba_for: ProbaFor | None = None) -> dict[int, CurrentLabel]:
-    """Current labels from annotation rows in id order (see the module)."""
+    """Current labels from annotation rows in id order (see the module); ``method``:
+    ``latest``, ``majority`` or ``dawid_skene``."""
     per_user: dict[tuple[int, int | None, bool], Answer | None] = {}
     for ann_id, item_id, user_id, action, value, created_at, source in rows:
         key = (item_id, user_id, source == "review")
@@ -88,9 +91,10 @@ def fold(rows: Iterable[Row], *, label_names: Sequence[str] = (), multi_label: b
             r = reviews[item_id]
             out[item_id] = CurrentLabel(item_id, r[1], r[3], r[0], r[2], 1.0, len(given), who,
                                         reviewed=True)
-        elif len(given) == 1 or not label_names:
+        elif len(given) == 1 or not label_names or method == "latest":
+            share = sum(sorted(a[1]) == sorted(latest[1]) for a in given) / len(given)
             out[item_id] = CurrentLabel(item_id, latest[1], latest[3], latest[0], latest[2],
-                                        1.0, len(given), who)
+                                        share, len(given), who)
         else:
             multi[item_id] = given
     for item_id, r in reviews.items():
@@ -162,6 +166,14 @@ def _vote(R: np.ndarray, n_classes: int, method: str, P: np.ndarray, has_p: np.n
     return np.where(has_p, with_p.labels, plain.labels), plain.confidence
 
 
+def consensus_method(settings: dict[str, object]) -> str:
+    """``latest`` (one answer per item asked for: the latest answer counts, as before teams),
+    else the project's ``consensus`` setting."""
+    if int(settings.get("labels_per_item") or 1) <= 1:  # type: ignore[call-overload]
+        return "latest"
+    return str(settings.get("consensus") or "majority")
+
+
 def current_labels(s: Session, project_id: int, *, item_ids: Sequence[int] | None = None,
                    proba_for: ProbaFor | None = None) -> dict[int, CurrentLabel]:
     """Current labels of a project's items (or only of ``item_ids``). ``proba_for`` gives
@@ -169,18 +181,20 @@ def current_labels(s: Session, project_id: int, *, item_ids: Sequence[int] | Non
     Dawid–Skene weighs each annotator over the whole project, so with it every item's
     answers are read even when ``item_ids`` is given."""
     project = s.get(Project, project_id)
-    method = str((project.settings or {}).get("consensus") or "majority") if project else "majority"
+    method = consensus_method(project.settings or {}) if project else "latest"
     q = (select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.action,
-                Annotation.value, Annotation.created_at, Annotation.source)
+                Annotation.value, Annotation.created_at, Annotation.source, Annotation.meta)
          .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")))
          .order_by(Annotation.id))
-    if item_ids is not None and method == "majority":
+    if item_ids is not None and method != "dawid_skene":
         q = q.where(Annotation.item_id.in_(list(item_ids)))
-    out = fold(s.execute(q).all(),
+    rows = ((*r[:6], "review" if r[6] == "review" or (r[7] or {}).get("review") else r[6])
+            for r in s.execute(q))  # a label-error review's answer is a reviewer's decision
+    out = fold(rows,
                label_names=list(project.labels) if project else (),
                multi_label=bool(project and project.multi_label), method=method,
                proba_for=proba_for)
-    if item_ids is not None and method != "majority":
+    if item_ids is not None and method == "dawid_skene":
         keep = set(item_ids)
         out = {i: c for i, c in out.items() if i in keep}
     return out

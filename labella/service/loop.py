@@ -261,7 +261,7 @@ class LoopManager(ProjectLoops):
                     recount = True
             n_labeled, version = cur.n_labeled, cur.version
         if recount:
-            n_labeled = self._relabel(s, project_id, item_id, audit=bool(served and served.audit))
+            n_labeled = self.relabel(s, project_id, item_id, audit=bool(served and served.audit))
         if action != "skip":
             self.mark_dirty(project_id)
         return AnnotationAck(ann.id, item_id, action, ann.value, n_labeled, version,
@@ -287,10 +287,12 @@ class LoopManager(ProjectLoops):
 
         return get
 
-    def _relabel(self, s: Session, project_id: int, item_id: int, *, audit: bool) -> int:
+    def relabel(self, s: Session, project_id: int, item_id: int, *, audit: bool = False) -> int:
         """Read an item's answers again and set its label to their consensus (with
         Dawid–Skene, every item with several answers: one more answer moves the annotators'
-        weights); returns the number of labelled pool items."""
+        weights); returns the number of labelled pool items. Call it after committing a
+        ``review`` row: the reviewer's decision becomes the label and the item needs no more
+        answers."""
         labels: dict[int, CurrentLabel] = current_labels(
             s, project_id, item_ids=[item_id], proba_for=self.proba_for(project_id))
         targets: dict[int, list[str] | None] = {i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
@@ -301,6 +303,10 @@ class LoopManager(ProjectLoops):
                     "evaluation" if cur.eval_index.row(i) is not None else None
                 if split is not None:
                     cur.apply(Change(i, split, "label", value, audit=audit and i == item_id))
+            row = cur.index.row(item_id)
+            if row is not None and item_id in labels and labels[item_id].reviewed:
+                cur.closed.add(row)
+                cur.update_pending([row])
             return cur.n_labeled
 
     @staticmethod

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from labella._threads import run_in_background_priority
 from labella.al import audit
 from labella.service.errors import NotFoundError
+from labella.service.labels import consensus_method
 from labella.service.refit import RefitResult, Snapshot, refit
 from labella.service.state import (
     ProjectState,
@@ -204,14 +205,14 @@ class ProjectLoops:
             pipeline, settings = project_pipeline(project), project_settings(project)
         with self._current(self.state(project_id)) as st:
             old_stop = int(st.settings.get("stop_set_size") or 1000)
-            old_consensus = st.settings.get("consensus")
+            old_consensus = consensus_method(st.settings)
             st.pipeline, st.settings = pipeline, settings
             if int(settings.get("stop_set_size") or 1000) != old_stop:
                 st.stop_rows = stop_rows(len(st.index), settings, seed=project_id)
                 st.stop_history.clear()
             st.labels_changed += 1  # the head and queue are behind until the next refit
             st.update_pending()  # labels_per_item or overlap_share may have changed
-            relabel = settings.get("consensus") != old_consensus
+            relabel = consensus_method(settings) != old_consensus
         self.mark_dirty(project_id)
         if relabel:  # every item with several answers may get another training target
             self.request_reload(project_id)

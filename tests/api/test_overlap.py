@@ -173,6 +173,10 @@ def test_consensus_is_the_label_through_the_sdk(server: LiveServer, tmp_path: Pa
         s.add(Annotation(project_id=p.id, item_id=agree, user_id=reviewer, action="label",
                          value=[wrong_of(truth[by_id[agree]])], source="review"))
     assert p.item(agree)["labels"] == [wrong_of(truth[by_id[agree]])]
+    with server.ctx.sessions() as s:  # what the code that writes review rows calls
+        server.ctx.loops.relabel(s, p.id, agree)
+    with server.ctx.loops.current(p.id) as st:  # the training target follows
+        assert st.label_names[int(st.y[st.index.row(agree)])] == wrong_of(truth[by_id[agree]])
 
     out = p.export(tmp_path / "labels.jsonl", format="jsonl")
     recs = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
@@ -191,7 +195,7 @@ def test_dawid_skene_changes_the_training_target(server: LiveServer, tmp_path: P
     good annotator the majority is wrong, Dawid–Skene (which learnt from the items where
     three good ones outvoted them) is right. Switching the setting moves the targets the
     model learns from and what the SDK shows."""
-    p, truth, views = _team(server, tmp_path, 40, 5)
+    p, truth, views = _team(server, tmp_path, 40, 5, labels_per_item=5)
     items = p.items(limit=100)["items"]
     good, bad = [0, 1, 4], [2, 3]
     users = [server.client(f"ann{i}").me()["id"] for i in range(len(views))]

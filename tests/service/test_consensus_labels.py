@@ -98,3 +98,10 @@ def test_dawid_skene_trusts_whom_the_answers_show_to_be_right() -> None:
     assert all(ds[i + 1].labels == [names[t]] for i, t in enumerate(truth))
     assert all(ds[i].confidence > 0.99 for i in ds)
     assert vote[35].confidence == pytest.approx(2 / 3)
+
+
+def test_with_one_answer_asked_for_the_latest_answer_counts_as_before() -> None:
+    h = History().add(1, 1, "label", "pos").add(1, 2, "label", "pos").add(1, 3, "label", "neg")
+    got = fold(h.rows, label_names=NAMES, method="latest")[1]
+    assert got.labels == ["neg"] and got.user_id == 3 and got.n_answers == 3
+    assert got.confidence == pytest.approx(1 / 3)  # the share of answers equal to it
