@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from labella.al.types import labeled_mask
 from labella.service import explain
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
-from labella.service.labels import CurrentLabel, ProbaFor, current_labels
+from labella.service.labels import CurrentLabel, ProbaFor, consensus_method, current_labels
 from labella.service.loops import ProjectLoops
 from labella.service.pins import Pins
 from labella.service.replies import AnnotationAck, NextItem, Reason
@@ -293,9 +293,13 @@ class LoopManager(ProjectLoops):
         weights); returns the number of labelled pool items. Call it after committing a
         ``review`` row: the reviewer's decision becomes the label and the item needs no more
         answers."""
+        with self._current(self.state(project_id)) as cur:
+            every = consensus_method(cur.settings) == "dawid_skene"
         labels: dict[int, CurrentLabel] = current_labels(
-            s, project_id, item_ids=[item_id], proba_for=self.proba_for(project_id))
-        targets: dict[int, list[str] | None] = {i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
+            s, project_id, item_ids=None if every else [item_id],
+            proba_for=self.proba_for(project_id))
+        targets: dict[int, list[str] | None] = {
+            i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
         targets.setdefault(item_id, None)  # no answer left: unlabelled
         with self._current(self.state(project_id)) as cur:
             for i, value in targets.items():

@@ -407,6 +407,14 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     assert page.get_attribute("input[name=batch_size]", "aria-invalid") == "true"
     screenshot(page, "settings-error")
     page.fill("input[name=batch_size]", "5")
+    page.fill("input[name=overlap_share]", "1.5")  # several answers per item: the share is 0..1
+    page.click("#settings-save")
+    share_error = page.locator("[data-error-for=overlap_share]")
+    share_error.wait_for()
+    assert "overlap_share must be a number in 0..1" in share_error.inner_text()
+    page.fill("input[name=overlap_share]", "0.5")
+    page.fill("input[name=labels_per_item]", "2")
+    page.select_option("select[name=consensus]", "dawid_skene")
     page.fill("input[name=exploration]", "0.2")
     page.select_option("select[name=strategy]", "entropy")
     assert "entropy" in page.inner_text("[data-explains=strategy]").lower()
@@ -416,6 +424,8 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     saved = page.request.get(f"{live_server.url}/api/projects/{pid}").json()
     assert saved["strategy"] == "entropy"
     assert saved["settings"]["batch_size"] == 5 and saved["settings"]["exploration"] == 0.2
+    assert (saved["settings"]["labels_per_item"], saved["settings"]["overlap_share"],
+            saved["settings"]["consensus"]) == (2, 0.5, "dawid_skene")
 
     # members: add, change the role, remove (a second click confirms)
     page.fill("#member-form input[name=username]", "labeller")

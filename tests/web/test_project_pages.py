@@ -146,7 +146,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
             text = projects.create_project(
                 s, owner, name="Reviews <b>", task="text", multi_label=False,
                 labels=["neg", "pos"], featuriser="hashing", strategy="entropy",
-                settings={"batch_size": 25, "exploration": 0.1, "label_budget": 300})
+                settings={"batch_size": 25, "exploration": 0.1, "label_budget": 300,
+                          "labels_per_item": 2, "overlap_share": 0.25, "consensus": "dawid_skene"})
             auth.set_member(s, text.id, ann.id, "annotator")
             multi = projects.create_project(s, admin, name="Tiles", task="image", multi_label=True,
                                             labels=["0", "1", "2"], featuriser="pixels")
@@ -281,6 +282,9 @@ def test_settings_show_the_current_values_and_admin_controls(site: Site) -> None
     assert doc.one("input[name=batch_size]").attrs["value"] == "25"
     assert doc.one("input[name=exploration]").attrs["value"] == "0.1"
     assert doc.one("input[name=label_budget]").attrs["value"] == "300"
+    assert doc.one("input[name=labels_per_item]").attrs["value"] == "2"
+    assert doc.one("input[name=overlap_share]").attrs["value"] == "0.25"
+    assert doc.one("select[name=consensus] option[selected]").attrs["value"] == "dawid_skene"
     assert doc.one("select[name=cold_start] option[selected]").attrs["value"] == ""
     assert {o.attrs["value"] for o in doc.select("select[name=cold_start] option")} >= {
         "", "random", "typiclust", "kmeans_pp"}
