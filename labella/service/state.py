@@ -289,6 +289,9 @@ class ProjectState:
             who = tuple(u for u in self.answers.get(row, ()) if u != change.user_id)
             if change.kind == ANSWERED:
                 who += (change.user_id,)
+                lease = self.leases.pop(row, None)
+                if lease is not None and lease[0] != change.user_id:  # they still answer it
+                    self.co_leases.setdefault(row, {})[lease[0]] = lease[1]
             if who:
                 self.answers[row] = who
             else:

@@ -85,8 +85,13 @@ def test_an_answered_item_goes_to_other_annotators_until_it_has_its_answers(
     assert [it.id for it in c.next(n=1)] == [skipped]
     c.annotate(skipped, label="neg")
     assert not ids & ({it.id for it in c.next(n=10)} | {it.id for it in b.next(n=10)})
+    # an item a holds gets an answer from b, who was not served it: a's lease still counts
+    held = a.next(n=1)[0].id
+    b.annotate(held, label="pos")
+    assert held not in {it.id for it in c.next(n=20)}
+    a.annotate(held, label="pos")
     answers = _answers(server, p.id)
-    for item_id in ids:
+    for item_id in (*ids, held):
         assert p.item(item_id)["n_answers"] == 2
         assert len(set(answers[item_id])) == len(answers[item_id]) == 2
 
