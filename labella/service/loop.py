@@ -298,6 +298,7 @@ class LoopManager(ProjectLoops):
         labels: dict[int, CurrentLabel] = current_labels(
             s, project_id, item_ids=None if every else [item_id],
             proba_for=self.proba_for(project_id))
+        s.rollback()  # no transaction open while this waits for the loop's lock
         targets: dict[int, list[str] | None] = {
             i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
         targets.setdefault(item_id, None)  # no answer left: unlabelled

@@ -205,13 +205,15 @@ class ProjectLoops:
             pipeline, settings = project_pipeline(project), project_settings(project)
         with self._current(self.state(project_id)) as st:
             old_stop = int(st.settings.get("stop_set_size") or 1000)
-            old_consensus = consensus_method(st.settings)
+            old_consensus, old_settings = consensus_method(st.settings), st.settings
             st.pipeline, st.settings = pipeline, settings
             if int(settings.get("stop_set_size") or 1000) != old_stop:
                 st.stop_rows = stop_rows(len(st.index), settings, seed=project_id)
                 st.stop_history.clear()
             st.labels_changed += 1  # the head and queue are behind until the next refit
-            st.update_pending()  # labels_per_item or overlap_share may have changed
+            overlap = ("labels_per_item", "overlap_share")
+            if any(settings.get(k) != old_settings.get(k) for k in overlap):
+                st.update_pending()  # items may need more (or fewer) answers now
             relabel = consensus_method(settings) != old_consensus
         self.mark_dirty(project_id)
         if relabel:  # every item with several answers may get another training target

@@ -96,6 +96,19 @@ def test_an_answered_item_goes_to_other_annotators_until_it_has_its_answers(
         assert len(set(answers[item_id])) == len(answers[item_id]) == 2
 
 
+def test_asking_for_more_answers_later_reopens_answered_items(server: LiveServer,
+                                                              tmp_path: Path) -> None:
+    p, truth, (a, b) = _team(server, tmp_path, 20, 2)
+    done = [it.id for it in a.next(n=3)]
+    for item_id in done:
+        a.annotate(item_id, label="pos")
+    assert not set(done) & {it.id for it in b.next(n=3)}
+    p.update(settings={"labels_per_item": 2, "overlap_share": 1.0})  # the loop is running
+    assert [it.id for it in b.next(n=6)][:3] == done
+    p.update(settings={"labels_per_item": 1})
+    assert not set(done) & {it.id for it in b.next(n=10)}  # one answer is enough again
+
+
 def test_twenty_annotators_at_once_never_get_an_item_twice(server: LiveServer,
                                                          tmp_path: Path) -> None:
     k = 3
