@@ -98,7 +98,7 @@ def test_an_answered_item_goes_to_other_annotators_until_it_has_its_answers(
 
 def test_asking_for_more_answers_later_reopens_answered_items(server: LiveServer,
                                                               tmp_path: Path) -> None:
-    p, truth, (a, b) = _team(server, tmp_path, 20, 2)
+    p, _truth, (a, b) = _team(server, tmp_path, 20, 2)
     done = [it.id for it in a.next(n=3)]
     for item_id in done:
         a.annotate(item_id, label="pos")
