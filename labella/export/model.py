@@ -48,6 +48,8 @@ class ExportItem:
         confidence: the model's confidence in its suggestion, in [0, 1].
         model_version: the version of the model that made the suggestion.
         meta: other attributes kept from the import (JSON-serialisable).
+        source: where the current label came from: ``human``, ``import``, or ``model``
+            (accepted from the model's suggestion by an admin, not given by a person).
     """
 
     item_id: int
@@ -62,6 +64,7 @@ class ExportItem:
     confidence: float | None = None
     model_version: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ LABEL_SEPARATOR = "|"
 def csv_columns(spec: ExportSpec) -> list[str]:
     """The CSV header for ``spec``."""
     return ["id", "external_id", spec.task, "labels" if spec.multi_label else "label",
-            "split", "annotator", "annotated_at"]
+            "split", "annotator", "annotated_at", "source"]
 
 
 def label_cell(labels: list[str] | None) -> str:
@@ -52,7 +52,8 @@ def label_cell(labels: list[str] | None) -> str:
 def _csv_row(item: ExportItem, spec: ExportSpec) -> list[str]:
     return [str(item.item_id), item.external_id or "",
             (item.text if spec.task == "text" else item.image) or "", label_cell(item.labels),
-            split_name(item), item.annotator or "", iso_utc(item.annotated_at) or ""]
+            split_name(item), item.annotator or "", iso_utc(item.annotated_at) or "",
+            item.source or ""]
 
 
 def write_csv(items: Iterable[ExportItem], spec: ExportSpec, dest: Path) -> Path:
@@ -77,7 +78,7 @@ def jsonl_record(item: ExportItem, spec: ExportSpec) -> dict[str, Any]:
     else:
         rec["label"] = single(item.labels)
     rec.update(split=split_name(item), annotator=item.annotator,
-               annotated_at=iso_utc(item.annotated_at))
+               annotated_at=iso_utc(item.annotated_at), source=item.source)
     if item.suggestion is not None:
         rec["suggestion"] = list(item.suggestion) if spec.multi_label else single(item.suggestion)
     if item.confidence is not None:

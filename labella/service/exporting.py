@@ -92,7 +92,8 @@ def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
                     annotator=users.get(cur.user_id) if cur and cur.user_id else None,
                     annotated_at=cur.created_at if cur else None,
                     suggestion=sugg[0] if sugg else None, confidence=sugg[1] if sugg else None,
-                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}))
+                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}),
+                    source=cur.source if cur else None)
 
 
 def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, fmt: str, *,

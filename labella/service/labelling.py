@@ -100,6 +100,8 @@ class ItemDetail:
     meta: dict[str, Any]
     labels: list[str] | None
     history: list[HistoryEntry]
+    label_source: str | None = None
+    """Where the current label came from (``model``: accepted from the model's suggestion)."""
 
 
 def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int) -> ItemDetail:
@@ -117,7 +119,7 @@ def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_i
                              a.suggestion) for a, name in rows]
         return ItemDetail(item.id, project_id, item.text, item.blob_key, item.image_name,
                           item.external_id, item.split, dict(item.meta or {}),
-                          cur.labels if cur else None, hist)
+                          cur.labels if cur else None, hist, cur.source if cur else None)
 
 
 def image_bytes(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int

@@ -25,28 +25,32 @@ class CurrentLabel:
     user_id: int | None
     annotation_id: int
     created_at: datetime | None = None
+    source: str = "human"
+    """The deciding row's source: ``human``, ``import`` or ``model`` (accepted from the
+    model's suggestions, see :mod:`labella.service.auto_accept`)."""
 
 
-Row = tuple[int, int, int | None, str, list[str] | None, datetime | None]
+Row = tuple[int, int, int | None, str, list[str] | None, datetime | None, str]
 
 
 def fold(rows: Iterable[Row]) -> dict[int, CurrentLabel]:
-    """Current labels from ``(annotation_id, item_id, user_id, action, value, created_at)``
-    rows in id order."""
-    per_user: dict[tuple[int, int | None], tuple[int, list[str], datetime | None] | None] = {}
-    for ann_id, item_id, user_id, action, value, created_at in rows:
+    """Current labels from ``(annotation_id, item_id, user_id, action, value, created_at,
+    source)`` rows in id order."""
+    per_user: dict[tuple[int, int | None],
+                   tuple[int, list[str], datetime | None, str] | None] = {}
+    for ann_id, item_id, user_id, action, value, created_at, source in rows:
         if action == "label":
-            per_user[(item_id, user_id)] = (ann_id, list(value or []), created_at)
+            per_user[(item_id, user_id)] = (ann_id, list(value or []), created_at, source)
         elif action == "undo":
             per_user[(item_id, user_id)] = None
     best: dict[int, CurrentLabel] = {}
     for (item_id, user_id), answer in per_user.items():
         if answer is None:
             continue
-        ann_id, value, created_at = answer
+        ann_id, value, created_at, source = answer
         cur = best.get(item_id)
         if cur is None or ann_id > cur.annotation_id:
-            best[item_id] = CurrentLabel(item_id, value, user_id, ann_id, created_at)
+            best[item_id] = CurrentLabel(item_id, value, user_id, ann_id, created_at, source)
     return best
 
 
@@ -54,7 +58,7 @@ def current_labels(s: Session, project_id: int, *, item_ids: Sequence[int] | Non
                    ) -> dict[int, CurrentLabel]:
     """Current labels of a project's items (or only of ``item_ids``)."""
     q = (select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.action,
-                Annotation.value, Annotation.created_at)
+                Annotation.value, Annotation.created_at, Annotation.source)
          .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")))
          .order_by(Annotation.id))
     if item_ids is not None:

@@ -241,6 +241,32 @@ class LoopManager(ProjectLoops):
         return AnnotationAck(ann.id, item_id, action, ann.value, n_labeled, version,
                              duplicate=False)
 
+    def record_batch(self, s: Session, project_id: int, anns: list[Annotation]) -> int:
+        """Record many ``label`` / ``undo`` rows of pool items in one commit, then update the
+        loop (auto-accept and its undo); returns the number of labelled pool rows after.
+
+        Unlike :meth:`annotate` nothing was served for these rows. ``s`` must not be inside
+        a transaction; this commits.
+        """
+        from labella.service.labels import current_labels
+
+        st = self.state(project_id)
+        if not anns:
+            with self._current(st) as cur:
+                return cur.n_labeled
+        s.add_all(anns)
+        s.commit()  # durable before it is acknowledged
+        ids = [a.item_id for a in anns]
+        now = current_labels(s, project_id, item_ids=ids)
+        changes = [Change(i, "pool", "label", now[i].labels if i in now else None,
+                          model=i in now and now[i].source == "model") for i in ids]
+        with self._current(st) as cur:
+            for change in changes:
+                cur.apply(change)
+            n_labeled = cur.n_labeled
+        self.mark_dirty(project_id)
+        return n_labeled
+
     @staticmethod
     def _seen_request(s: Session, st: ProjectState, user_id: int, item_id: int, action: str,
                       labels: list[str] | None, request_id: str) -> AnnotationAck | None:

@@ -72,6 +72,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
     st = ctx.loops.state(project_id)
     with st.lock:
         n_labeled = st.n_labeled
+        n_model = st.n_model_accepted
         version = st.version
         refit_pending = st.refit_pending or not st.ready.is_set()
         audit_history = list(st.audit_history)
@@ -110,6 +111,8 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
     )
     return {
         "n_labeled": n_labeled,
+        "n_labeled_by_people": n_labeled - n_model,
+        "n_model_accepted": n_model,
         "model_version": version,
         "refit_pending": refit_pending,
         "audit": _audit_summary(audit_history, on=audit_on),

@@ -62,6 +62,10 @@ class Snapshot:
     """Per pool row: its label came from an audit pick (see :mod:`labella.al.audit`)."""
     want_audit: bool = False
     """Run the live audit's estimate in this refit (it costs a few fits)."""
+    model_rows: np.ndarray | None = None
+    """Per pool row: its label was accepted from the model (auto-accept). Such labels are
+    trained on but never evaluated on: no cross-validation fold, calibration or audit
+    measures the model against its own accepted suggestions."""
     first_batch: int = 0
     """With a random first batch (no cold-start strategy), the queue stays uniformly random
     until this many items are labelled (the project's batch size)."""
@@ -103,8 +107,18 @@ def new_head(snap: Snapshot) -> Head:
     return head
 
 
-def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Out-of-fold probabilities on the labelled rows (``None`` if too few labels)."""
+def human_labels(snap: Snapshot) -> np.ndarray:
+    """Per labelled pool row (in ``labeled_mask(snap.y)`` order): not accepted from the model."""
+    mask = labeled_mask(snap.y)
+    if snap.model_rows is None or len(snap.model_rows) != len(mask):
+        return np.ones(int(mask.sum()), dtype=bool)
+    return ~snap.model_rows[mask]
+
+
+def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray,
+              extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+    """Out-of-fold probabilities on the labelled rows (``None`` if too few labels);
+    ``extra`` rows (model-accepted labels) join every training fold and no test fold."""
     n = len(y)
     if n < MIN_CV_LABELS:
         return None
@@ -120,8 +134,11 @@ def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.nd
     out = np.zeros((n, snap.n_classes))
     unlabeled = Pool(snap.X, snap.y, snap.n_classes, snap.multi_label).unlabeled_sample
     for train, test in splitter.split(X, y if not snap.multi_label else None):
+        X_fit, y_fit = X[train], y[train]
+        if extra is not None and len(extra[1]):
+            X_fit, y_fit = np.concatenate([X_fit, extra[0]]), np.concatenate([y_fit, extra[1]])
         # a clone of the fitted head: same parameters (a tuned head keeps its C, no re-tune)
-        fold = fit_head(head.clone(), X[train], y[train], unlabeled=unlabeled)
+        fold = fit_head(head.clone(), X_fit, y_fit, unlabeled=unlabeled)
         out[test] = fold.predict_proba(X[test])
     return out
 
@@ -145,12 +162,16 @@ def evaluate_held_out(snap: Snapshot, head: Head | None, X_lab: np.ndarray, y_la
                                 class_names=snap.label_names)
         return {"source": "evaluation", "metric": metric, "score": m[metric], **m}, (proba, y_eval)
     if snap.want_cv and head is not None:
-        oof = _cv_proba(snap, head, X_lab, y_lab)
+        # model-accepted labels are trained on in every fold, never scored
+        human = human_labels(snap) if len(y_lab) == int(labeled_mask(snap.y).sum()) \
+            else np.ones(len(y_lab), dtype=bool)
+        y_h = y_lab[human]
+        oof = _cv_proba(snap, head, X_lab[human], y_h, extra=(X_lab[~human], y_lab[~human]))
         if oof is not None:
-            m = al_metrics.evaluate(y_lab, oof, multi_label=snap.multi_label,
+            m = al_metrics.evaluate(y_h, oof, multi_label=snap.multi_label,
                                     class_names=snap.label_names)
             return ({"source": "cross_validation", "metric": metric, "score": m[metric], **m},
-                    (oof, y_lab))
+                    (oof, y_h))
     return {"source": None, "metric": metric, "score": None}, None
 
 
@@ -209,7 +230,9 @@ def _refit(snap: Snapshot) -> RefitResult:
             calibrator = fit_calibrator(*held_out, multi_label=snap.multi_label)
             metrics["calibration"] = {**calibrator.as_dict(), "source": metrics["source"]}
         if snap.want_audit and snap.audit_rows is not None:
-            estimate = audit.estimate(X_lab, y_lab, snap.audit_rows[mask], n_pool=pool.n_items,
+            human = human_labels(snap)  # the audit compares people's labels only
+            estimate = audit.estimate(X_lab[human], y_lab[human], snap.audit_rows[mask][human],
+                                      n_pool=pool.n_items,
                                       n_classes=snap.n_classes, head=head,
                                       multi_label=snap.multi_label, seed=snap.seed)
             metrics["audit"] = estimate.as_dict()

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from labella.store.base import Base, utcnow
 
 ACTIONS = ("label", "skip", "undo")
-SOURCES = ("human", "import")
+SOURCES = ("human", "import", "model")
+"""``model``: a suggestion an admin accepted in bulk (:mod:`labella.service.auto_accept`);
+kept out of every evaluation."""
 
 
 class Annotation(Base):
