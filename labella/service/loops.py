@@ -273,7 +273,7 @@ class ProjectLoops:
 
     def _snapshot(self, st: ProjectState) -> Snapshot:
         with st.lock:
-            n_lab = st.n_labeled
+            n_lab = st.n_labeled - st.n_model_accepted  # what the head is fitted on
             last = st.cv_at
             want_cv = n_lab >= 10 and (n_lab >= last * 1.2 or n_lab - last >= int(
                 st.settings.get("batch_size") or 10))

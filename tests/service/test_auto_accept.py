@@ -154,8 +154,10 @@ def test_accept_refuses_a_threshold_that_misses_the_target_and_non_admins(  # ty
         assert s.scalar(select(Annotation.id).where(Annotation.source == "model")) is None
 
 
-def test_cross_validation_calibration_and_audit_leave_model_labels_out(
+def test_the_head_is_fitted_and_evaluated_on_people_s_labels_only(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
     from labella.al.pipelines import DEFAULT_STRATEGY, pipeline_for
 
     rng = np.random.default_rng(0)
@@ -164,6 +166,16 @@ def test_cross_validation_calibration_and_audit_leave_model_labels_out(
     y[:120] = (X[:120, 0] > 0).astype(np.int64)
     model = np.zeros(200, dtype=bool)
     model[60:120] = True  # 60 labels accepted from the model, 60 from people
+    snap = refit.Snapshot(
+        X=X, y=y, X_eval=X[:0], y_eval=y[:0], n_classes=2, multi_label=False,
+        label_names=["a", "b"], pipeline=pipeline_for(DEFAULT_STRATEGY), queue_size=10,
+        stop_rows=np.zeros(0, dtype=np.int64), labels_changed=1, want_cv=True, seed=0,
+        audit_rows=np.zeros(200, dtype=bool), model_rows=model)
+    res = refit.refit(snap)
+    assert res.n_labels == 60  # fitted on people's labels
+    assert res.metrics["source"] == "cross_validation" and res.metrics["n_items"] == 60
+    assert res.calibrator is not None and res.calibrator.n_fit == 60
+    assert not set(res.rows.tolist()) & set(range(120))  # accepted items are not queried
     seen: dict[str, int] = {}
 
     def spy(X: np.ndarray, y: np.ndarray, flags: np.ndarray, **kw: object) -> object:
@@ -171,15 +183,6 @@ def test_cross_validation_calibration_and_audit_leave_model_labels_out(
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(refit.audit, "estimate", spy)
-    snap = refit.Snapshot(
-        X=X, y=y, X_eval=X[:0], y_eval=y[:0], n_classes=2, multi_label=False,
-        label_names=["a", "b"], pipeline=pipeline_for(DEFAULT_STRATEGY), queue_size=10,
-        stop_rows=np.zeros(0, dtype=np.int64), labels_changed=1, want_cv=True, seed=0,
-        audit_rows=np.zeros(200, dtype=bool), want_audit=True, model_rows=model)
-    head = refit.fit_head(refit.new_head(snap), X[:120], y[:120])
-    m, held_out = refit.evaluate_held_out(snap, head, X[:120], y[:120])
-    assert m["source"] == "cross_validation" and m["n_items"] == 60  # people's labels only
-    assert held_out is not None and len(held_out[1]) == 60  # what calibration is fitted on
     with pytest.raises(RuntimeError, match="stop here"):
-        refit.refit(snap)
+        refit.refit(replace(snap, want_audit=True))
     assert seen["audit"] == 60
