@@ -8,12 +8,14 @@ one annotation row per item with ``source="model"``, by the admin who accepted, 
 ``meta["auto_accept"]`` recording the batch, threshold, target, measured precision and
 model version. :func:`undo_batch` retracts a whole batch.
 
-Model-accepted labels are kept apart from people's: they are trained on (an admin
-accepted them), but never evaluated on — the evaluation split holds people's labels only
-(only pool items are accepted), cross-validated metrics, calibration and the live audit
-leave them out (:func:`labella.service.refit.human_labels`), and so does agreement
-between annotators. The precision that :func:`accept` re-measures comes from the
-evaluation items, so it never rests on accepted labels either.
+Model-accepted labels are kept apart from people's. They are the project's labels (the
+export carries them, marked ``source``; the items are not queued again), but the head is
+neither fitted nor evaluated on them (:func:`labella.service.refit.training_mask`: fitted
+on its own suggestions, the model drifted towards the accepted class). Only pool items
+are accepted, so the evaluation split holds people's labels only; cross-validated metrics,
+calibration and the live audit leave them out, and so does agreement between
+annotators. The precision that :func:`accept` re-measures comes from the evaluation
+items, so it never rests on accepted labels either.
 
 The accept request carries the threshold the preview showed, so what is accepted is what
 was shown: if the model changed since (a refit) and that threshold no longer meets the
