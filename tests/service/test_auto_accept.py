@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from labella.al.calibration import Calibrator
 from labella.service import agreement, auth, auto_accept, browse, labelling, metrics, refit
 from labella.service.context import ServiceContext
 from labella.service.errors import (
@@ -141,10 +142,19 @@ def test_accept_refuses_a_threshold_that_misses_the_target_and_non_admins(  # ty
     assert auto_accept.preview(ctx, ann, pid, label="pos", target=0.8) == pv  # may look
     with pytest.raises(PermissionDeniedError):
         auto_accept.accept(ctx, ann, pid, label="pos", target=0.8, threshold=pv.threshold)
-    # the model changed since the preview (or the threshold was never shown): every
-    # suggestion of "pos" at confidence >= 0.01 is far from 99 % precise
+    # a threshold that was never shown: suggestions of "pos" at confidence >= 0.01 are far
+    # from 99 % precise
     with pytest.raises(ConflictError, match="preview again"):
         auto_accept.accept(ctx, admin, pid, label="pos", target=0.99, threshold=0.01)
+    # the model changed since the preview: a refit brought a far flatter calibration, so
+    # no held-out prediction reaches the shown threshold any more
+    st = ctx.loops.state(pid)
+    with st.lock:
+        kept, st.calibrator = st.calibrator, Calibrator(1e4, False, 160, None, None)
+    with pytest.raises(ConflictError, match="0 of 0 evaluation predictions"):
+        auto_accept.accept(ctx, admin, pid, label="pos", target=0.8, threshold=pv.threshold)
+    with st.lock:
+        st.calibrator = kept
     for kw, match in (({"label": "maybe"}, "unknown label"), ({"target": 1.0}, "target"),
                       ({"threshold": 0.0}, "threshold")):
         args = {"label": "pos", "target": 0.8, "threshold": pv.threshold, **kw}
@@ -152,6 +162,9 @@ def test_accept_refuses_a_threshold_that_misses_the_target_and_non_admins(  # ty
             auto_accept.accept(ctx, admin, pid, **args)  # type: ignore[arg-type]
     with ctx.read_session() as s:
         assert s.scalar(select(Annotation.id).where(Annotation.source == "model")) is None
+    # the shown threshold under the model that showed it: accepted
+    assert auto_accept.accept(ctx, admin, pid, label="pos", target=0.8,
+                              threshold=pv.threshold).accepted == pv.n_would_accept
 
 
 def test_the_head_is_fitted_and_evaluated_on_people_s_labels_only(
