@@ -103,7 +103,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
             k = p.shape[1]
             uncertainty = (1.0 - p.max(axis=1)) * k / max(k - 1, 1)
     rec = stopping.recommend(
-        labels_used=n_labeled if budget else None, label_budget=budget,
+        labels_used=n_labeled - n_model if budget else None, label_budget=budget,
         predictions=history if len(history) >= 2 else None,
         pool_uncertainty=uncertainty,
         curve_labels=[c["n_labels"] for c in thin] if len(thin) >= 2 else None,
