@@ -223,7 +223,8 @@ class LoopManager(ProjectLoops):
 
             cur_label = current_labels(s, project_id, item_ids=[item_id]).get(item_id)
             changes.append(Change(item_id, item.split, "label",
-                                  cur_label.labels if cur_label else None))
+                                  cur_label.labels if cur_label else None,
+                                  model=cur_label is not None and cur_label.source == "model"))
             changes.append(Change(item_id, item.split, "unskip", user_id=user_id))
         elif action == "label":
             changes.append(Change(item_id, item.split, "label", labels,

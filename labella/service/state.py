@@ -175,8 +175,8 @@ class ProjectState:
     audit_history: list[Any] = field(default_factory=list)
     """The live audit's estimates (:class:`labella.al.audit.AuditEstimate`), oldest first."""
     model_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    """Per pool row: its current label was accepted from the model (auto-accept): trained
-    on, never evaluated on (:mod:`labella.service.auto_accept`)."""
+    """Per pool row: its current label was accepted from the model (auto-accept): the head
+    is neither fitted nor evaluated on it (:func:`labella.service.refit.training_mask`)."""
     calibrator: Calibrator | None = None
     """Temperature scaling of the head's confidences, fitted on held-out labels (evaluation
     items, or out-of-fold predictions); ``None`` until there are enough of them."""
