@@ -33,7 +33,7 @@ TEXT_SETS = ("sentiment_mpqa", "sentiment_cr", "topic_trec")
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(TEXT_SETS))
-    ap.add_argument("--targets", default="0.9,0.95")
+    ap.add_argument("--targets", default="0.9,0.95,0.98")
     ap.add_argument("--labels", type=int, default=200)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--head", default="tuned_logistic_regression", choices=sorted(HEAD_FACTORIES))

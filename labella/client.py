@@ -436,6 +436,30 @@ class Project(ProjectAdminMethods):
                                                                    "target": target})
         return result
 
+    def auto_accept(self, label: str, *, target: float = 0.95,
+                    threshold: float | None = None) -> dict[str, Any]:
+        """Accept the model's suggestion ``label`` on every unlabelled item at or above
+        ``threshold`` (admins only; default: the threshold a fresh preview shows). The
+        labels are marked model-accepted and kept out of evaluation. Returns ``batch`` (for
+        :meth:`undo_auto_accept`), ``accepted`` and the precision re-measured on the
+        evaluation labels; raises :class:`LabellaClientError` (409) if the threshold no longer
+        meets the target."""
+        if threshold is None:
+            threshold = self.auto_accept_preview(label, target=target)["threshold"]
+            if threshold is None:
+                raise LabellaClientError(409, f"no threshold meets target {target} for "
+                                         f"{label!r} on the evaluation labels")
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/auto-accept",
+            json={"label": label, "target": target, "threshold": threshold})
+        return result
+
+    def undo_auto_accept(self, batch: str) -> dict[str, Any]:
+        """Retract a batch of model-accepted labels: ``{"batch", "retracted", "n_labeled"}``."""
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/auto-accept/undo", json={"batch": batch})
+        return result
+
     # -- similarity search -----------------------------------------------------------
 
     def similar(self, item_id: int, k: int = 10, *, unlabelled_only: bool = False

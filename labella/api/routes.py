@@ -293,18 +293,23 @@ def list_items(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
                min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
                max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
                annotator: Filter = None, split: Filter = None, q: Filter = None,
+               source: Literal["human", "import", "model"] | None = None,
+               difficulty: Literal["easy", "medium", "hard"] | None = None,
                sort: Literal["id", "confidence", "-confidence"] = "id",
                offset: Annotated[int, Query(ge=0, le=LIMITS.max_id)] = 0,
                limit: Annotated[int, Query(ge=1, le=LIMITS.max_page)] = 50) -> dict[str, Any]:
     """Items filtered by current label (``__unlabeled__`` for none), model prediction,
-    confidence range, annotator, split and text."""
+    confidence range, annotator, split, text, the current label's ``source`` (``model``:
+    accepted from the model) and the difficulty of unlabelled items (calibrated
+    confidence: ``easy`` >= 0.9, ``hard`` < 0.6)."""
     from dataclasses import asdict
 
     from labella.service.browse import list_items as browse
 
     page = browse(ctx, user, project_id, label=label, prediction=prediction,
                   min_confidence=min_confidence, max_confidence=max_confidence,
-                  annotator=annotator, split=split, q=q, sort=sort, offset=offset, limit=limit)
+                  annotator=annotator, split=split, q=q, source=source,
+                  difficulty=difficulty, sort=sort, offset=offset, limit=limit)
     return asdict(page)
 
 

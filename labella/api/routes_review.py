@@ -14,7 +14,7 @@ from labella.api.errors import responses
 from labella.api.schemas import AckModel, JobPublic, LabelName, RequestId
 from labella.api.validation import Body, PathId
 from labella.config import REQUEST_LIMITS as LIMITS
-from labella.service import review
+from labella.service import auto_accept, review
 
 router = APIRouter(prefix="/api")
 IN_PROJECT = responses(401, 403, 404, 409, 422)
@@ -104,6 +104,37 @@ class AcceptPreviewModel(BaseModel):
     high: float | None
     n_measured: int
     n_would_accept: int
+    model_version: int = Field(description="the model the figures come from")
+
+
+class AcceptRequest(Body):
+    label: LabelName
+    target: float = Field(ge=0.5, lt=1)
+    threshold: float = Field(gt=0, le=1, description="the threshold the preview showed")
+
+
+class AcceptResultModel(BaseModel):
+    batch: str | None = Field(description="for the undo; null when nothing was accepted")
+    accepted: int
+    label: str
+    target: float
+    threshold: float
+    precision: float = Field(description="re-measured on the evaluation items at accept time")
+    low: float
+    high: float
+    n_measured: int
+    model_version: int
+    n_labeled: int
+
+
+class UndoAcceptRequest(Body):
+    batch: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class UndoAcceptResult(BaseModel):
+    batch: str
+    retracted: int
+    n_labeled: int
 
 
 @router.get("/projects/{project_id}/auto-accept", response_model=AcceptPreviewModel,
@@ -115,8 +146,28 @@ def auto_accept_preview(project_id: PathId, ctx: Ctx, user: CurrentUser,
                         ) -> AcceptPreviewModel:
     """Difficulty of the unlabelled items, and the threshold at which the model's
     suggestions of ``label`` meet ``target`` precision on the labelled evaluation items
-    (with the measured precision and its interval). Read-only: accepting is not built."""
-    from labella.service import auto_accept
-
+    (with the measured precision and its interval). Read-only: ``POST`` accepts."""
     return AcceptPreviewModel(**asdict(auto_accept.preview(ctx, user, project_id, label=label,
                                                            target=target)))
+
+
+@router.post("/projects/{project_id}/auto-accept", response_model=AcceptResultModel,
+             tags=["review"], responses=IN_PROJECT)
+def auto_accept_items(project_id: PathId, body: AcceptRequest, ctx: Ctx, user: CurrentUser
+                      ) -> AcceptResultModel:
+    """Accept the model's suggestion ``label`` on every unlabelled pool item at or above
+    ``threshold`` (admins only). The labels are marked model-accepted (``source: model``)
+    and kept out of evaluation. 409 if ``threshold`` no longer meets ``target`` on the
+    evaluation items (the model changed since the preview)."""
+    return AcceptResultModel(**asdict(auto_accept.accept(
+        ctx, user, project_id, label=body.label, target=body.target,
+        threshold=body.threshold)))
+
+
+@router.post("/projects/{project_id}/auto-accept/undo", response_model=UndoAcceptResult,
+             tags=["review"], responses=IN_PROJECT)
+def undo_auto_accept(project_id: PathId, body: UndoAcceptRequest, ctx: Ctx,
+                     user: CurrentUser) -> UndoAcceptResult:
+    """Retract a batch of model-accepted labels (admins only); labels given since by
+    people stand."""
+    return UndoAcceptResult(**auto_accept.undo_batch(ctx, user, project_id, body.batch))

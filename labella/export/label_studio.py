@@ -82,6 +82,8 @@ def label_studio_task(item: ExportItem, spec: ExportSpec) -> dict[str, Any]:
             prediction["score"] = float(item.confidence)
         task["predictions"] = [prediction]
     meta: dict[str, Any] = {"split": split_name(item)}
+    if item.source is not None:
+        meta["label_source"] = item.source  # "model": accepted from the model, not a person
     if item.external_id is not None:
         meta["external_id"] = item.external_id
     task["meta"] = {**item.meta, **meta}

@@ -4,7 +4,7 @@
 format          writes    what
 =============== ========= =========================================================
 ``csv``         file      id, external_id, text/image, label(s), split, annotator, time,
-                          consensus confidence, number of answers
+                          consensus confidence, number of answers, source
 ``jsonl``       file      the same fields plus the model's suggestion, one object a line
 ``hf``          folder    Parquet per split + README whose YAML types the features
 ``label_studio`` file     a JSON array of Label Studio tasks (annotations, predictions)

@@ -51,6 +51,8 @@ class ExportItem:
         consensus_confidence: how sure the consensus of the item's annotators is (vote share
             or Dawid–Skene posterior; 1 for a single answer or a reviewer's decision).
         n_answers: how many annotators' answers stand behind the label.
+        source: where the current label came from: ``human``, ``import``, or ``model``
+            (accepted from the model's suggestion by an admin, not given by a person).
     """
 
     item_id: int
@@ -67,6 +69,7 @@ class ExportItem:
     meta: dict[str, Any] = field(default_factory=dict)
     consensus_confidence: float | None = None
     n_answers: int | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)

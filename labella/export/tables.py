@@ -36,7 +36,8 @@ LABEL_SEPARATOR = "|"
 def csv_columns(spec: ExportSpec) -> list[str]:
     """The CSV header for ``spec``."""
     return ["id", "external_id", spec.task, "labels" if spec.multi_label else "label",
-            "split", "annotator", "annotated_at", "consensus_confidence", "n_answers"]
+            "split", "annotator", "annotated_at", "consensus_confidence", "n_answers",
+            "source"]
 
 
 def label_cell(labels: list[str] | None) -> str:
@@ -54,7 +55,8 @@ def _csv_row(item: ExportItem, spec: ExportSpec) -> list[str]:
             (item.text if spec.task == "text" else item.image) or "", label_cell(item.labels),
             split_name(item), item.annotator or "", iso_utc(item.annotated_at) or "",
             "" if item.consensus_confidence is None else f"{item.consensus_confidence:.6g}",
-            "" if item.n_answers is None else str(item.n_answers)]
+            "" if item.n_answers is None else str(item.n_answers),
+            item.source or ""]
 
 
 def write_csv(items: Iterable[ExportItem], spec: ExportSpec, dest: Path) -> Path:
@@ -79,7 +81,7 @@ def jsonl_record(item: ExportItem, spec: ExportSpec) -> dict[str, Any]:
     else:
         rec["label"] = single(item.labels)
     rec.update(split=split_name(item), annotator=item.annotator,
-               annotated_at=iso_utc(item.annotated_at))
+               annotated_at=iso_utc(item.annotated_at), source=item.source)
     if item.consensus_confidence is not None:
         rec["consensus_confidence"] = float(item.consensus_confidence)
     if item.n_answers is not None:

@@ -1,5 +1,5 @@
 """The data browser: a project's items, filtered by label, prediction, confidence,
-annotator and split, a page at a time.
+annotator, split, label source (people or model-accepted) and difficulty, a page at a time.
 
 Current labels come from the annotation history; predictions and confidences
 from the loop's current model (pool items only; evaluation items are scored by
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from sqlalchemy import select
 
-from labella.service import auth
+from labella.service import auth, auto_accept
 from labella.service.errors import InvalidRequestError
 from labella.service.labels import current_labels
 from labella.store.items import Item
@@ -43,6 +43,16 @@ class ItemRow:
     """The label's consensus confidence (1 for a single answer); ``None``: unlabelled."""
     n_answers: int = 0
     """Annotators' standing answers behind the label."""
+    source: str | None = None
+    """Where the current label came from: ``human``, ``import`` or ``model`` (accepted
+    from the model's suggestion, :mod:`labella.service.auto_accept`); ``None`` unlabelled."""
+    difficulty: str | None = None
+    """Unlabelled pool items: ``easy`` / ``medium`` / ``hard`` from the current model's
+    calibrated confidence (:func:`labella.al.auto_accept.difficulty`)."""
+
+
+SOURCES = ("human", "import", "review", "model")
+DIFFICULTIES = ("easy", "medium", "hard")
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
                label: str | None = None, prediction: str | None = None,
                min_confidence: float | None = None, max_confidence: float | None = None,
                annotator: str | None = None, split: str | None = None, q: str | None = None,
+               source: str | None = None, difficulty: str | None = None,
                sort: Literal["id", "confidence", "-confidence"] = "id",
                offset: int = 0, limit: int = 50) -> ItemPage:
     if not 1 <= limit <= MAX_LIMIT:
@@ -65,6 +76,11 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
         raise InvalidRequestError(f"offset must be >= 0; got {offset}")
     if split not in (None, "pool", "evaluation"):
         raise InvalidRequestError(f"split must be pool or evaluation; got {split!r}")
+    if source not in (None, *SOURCES):
+        raise InvalidRequestError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if difficulty not in (None, *DIFFICULTIES):
+        raise InvalidRequestError(
+            f"difficulty must be one of {', '.join(DIFFICULTIES)}; got {difficulty!r}")
     with ctx.sessions() as s:
         auth.require_role(s, user, project_id)
         rows = s.execute(select(Item.id, Item.split, Item.text).where(Item.project_id == project_id)
@@ -85,6 +101,13 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     if annotator is not None:
         keep &= np.array([i in labels and users.get(labels[i].user_id or -1) == annotator
                           for i in ids.tolist()], dtype=bool)
+    if source is not None:
+        keep &= np.array([i in labels and labels[i].source == source for i in ids.tolist()],
+                         dtype=bool)
+    band_ids, bands = auto_accept.difficulty_bands(ctx, project_id)
+    band = dict(zip(band_ids.tolist(), bands.tolist(), strict=True))
+    if difficulty is not None:
+        keep &= np.array([band.get(i) == difficulty for i in ids.tolist()], dtype=bool)
     pred, conf = _predictions(ctx, project_id, ids)
     if prediction is not None:
         keep &= np.array([p is not None and prediction in p for p in pred], dtype=bool)
@@ -109,7 +132,8 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
             it.image_name, it.split, cur.labels if cur else None,
             users.get(cur.user_id) if cur and cur.user_id else None,
             pred[pos], None if np.isnan(conf[pos]) else float(conf[pos]),
-            cur.confidence if cur else None, cur.n_answers if cur else 0))
+            cur.confidence if cur else None, cur.n_answers if cur else 0,
+            cur.source if cur else None, None if cur else band.get(iid)))
     return ItemPage(out, len(sel), offset, limit)
 
 

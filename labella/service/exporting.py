@@ -94,7 +94,8 @@ def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
                     suggestion=sugg[0] if sugg else None, confidence=sugg[1] if sugg else None,
                     model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}),
                     consensus_confidence=cur.confidence if cur else None,
-                    n_answers=cur.n_answers if cur else None)
+                    n_answers=cur.n_answers if cur else None,
+                    source=cur.source if cur else None)
 
 
 def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, fmt: str, *,

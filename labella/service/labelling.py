@@ -105,6 +105,8 @@ class ItemDetail:
     answer or a review decision); ``None`` when unlabelled."""
     n_answers: int = 0
     """Annotators' standing answers behind the label."""
+    label_source: str | None = None
+    """Where the current label came from (``model``: accepted from the model's suggestion)."""
 
 
 def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int) -> ItemDetail:
@@ -124,7 +126,8 @@ def get_item(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_i
         return ItemDetail(item.id, project_id, item.text, item.blob_key, item.image_name,
                           item.external_id, item.split, dict(item.meta or {}),
                           cur.labels if cur else None, hist,
-                          cur.confidence if cur else None, cur.n_answers if cur else 0)
+                          cur.confidence if cur else None, cur.n_answers if cur else 0,
+                          cur.source if cur else None)
 
 
 def image_bytes(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int

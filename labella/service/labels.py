@@ -52,12 +52,16 @@ class CurrentLabel:
     annotators: tuple[int | None, ...] = ()
     """Who has a standing answer (``None``: an imported label)."""
     reviewed: bool = False
+    source: str = "human"
+    """The deciding row's source: ``human``, ``import``, ``review``, or ``model`` (accepted
+    from the model's suggestions, see :mod:`labella.service.auto_accept`). A consensus of
+    several answers is ``human`` if any of them is."""
 
 
 Row = tuple[int, int, int | None, str, list[str] | None, datetime | None, str]
 """``(annotation_id, item_id, user_id, action, value, created_at, source)``."""
 
-Answer = tuple[int, list[str], datetime | None, int | None]
+Answer = tuple[int, list[str], datetime | None, int | None, str]
 
 
 def fold(rows: Iterable[Row], *, label_names: Sequence[str] = (), multi_label: bool = False,
@@ -68,7 +72,7 @@ def fold(rows: Iterable[Row], *, label_names: Sequence[str] = (), multi_label: b
     for ann_id, item_id, user_id, action, value, created_at, source in rows:
         key = (item_id, user_id, source == "review")
         if action == "label":
-            per_user[key] = (ann_id, list(value or []), created_at, user_id)
+            per_user[key] = (ann_id, list(value or []), created_at, user_id, source)
         elif action == "undo":  # retracts this user's answer, as annotator or reviewer
             per_user[(item_id, user_id, False)] = None
             per_user[(item_id, user_id, True)] = None
@@ -90,16 +94,17 @@ def fold(rows: Iterable[Row], *, label_names: Sequence[str] = (), multi_label: b
         if item_id in reviews:
             r = reviews[item_id]
             out[item_id] = CurrentLabel(item_id, r[1], r[3], r[0], r[2], 1.0, len(given), who,
-                                        reviewed=True)
+                                        reviewed=True, source=r[4])
         elif len(given) == 1 or not label_names or method == "latest":
             share = sum(sorted(a[1]) == sorted(latest[1]) for a in given) / len(given)
             out[item_id] = CurrentLabel(item_id, latest[1], latest[3], latest[0], latest[2],
-                                        share, len(given), who)
+                                        share, len(given), who, source=latest[4])
         else:
             multi[item_id] = given
     for item_id, r in reviews.items():
         if item_id not in out:
-            out[item_id] = CurrentLabel(item_id, r[1], r[3], r[0], r[2], 1.0, 0, (), reviewed=True)
+            out[item_id] = CurrentLabel(item_id, r[1], r[3], r[0], r[2], 1.0, 0, (), reviewed=True,
+                                        source=r[4])
     if multi:
         out.update(_consensus(multi, list(label_names), multi_label, method, proba_for))
     return out
@@ -148,8 +153,10 @@ def _consensus(multi: dict[int, list[Answer]], names: list[str], multi_label: bo
         value = values[i]
         if value is None:  # no answer names a label the project has: keep the latest
             value = latest[1]
+        sources = {a[4] for a in given}
         out[item_id] = CurrentLabel(item_id, value, latest[3], latest[0], latest[2],
-                                    float(confidence[i]), len(given), tuple(a[3] for a in given))
+                                    float(confidence[i]), len(given), tuple(a[3] for a in given),
+                                    source="human" if "human" in sources else latest[4])
     return out
 
 

@@ -302,17 +302,45 @@ class LoopManager(ProjectLoops):
         targets: dict[int, list[str] | None] = {
             i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
         targets.setdefault(item_id, None)  # no answer left: unlabelled
+        model = {i for i, c in labels.items() if c.source == "model"}
         with self._current(self.state(project_id)) as cur:
             for i, value in targets.items():
                 split = "pool" if cur.index.row(i) is not None else \
                     "evaluation" if cur.eval_index.row(i) is not None else None
                 if split is not None:
-                    cur.apply(Change(i, split, "label", value, audit=audit and i == item_id))
+                    cur.apply(Change(i, split, "label", value, audit=audit and i == item_id,
+                                     model=i in model))
             row = cur.index.row(item_id)
             if row is not None and item_id in labels and labels[item_id].reviewed:
                 cur.closed.add(row)
                 cur.update_pending([row])
             return cur.n_labeled
+
+    def record_batch(self, s: Session, project_id: int, anns: list[Annotation]) -> int:
+        """Record many ``label`` / ``undo`` rows of pool items in one commit, then update the
+        loop (auto-accept and its undo); returns the number of labelled pool rows after.
+
+        Unlike :meth:`annotate` nothing was served for these rows. ``s`` must not be inside
+        a transaction; this commits.
+        """
+        from labella.service.labels import current_labels
+
+        st = self.state(project_id)
+        if not anns:
+            with self._current(st) as cur:
+                return cur.n_labeled
+        s.add_all(anns)
+        s.commit()  # durable before it is acknowledged
+        ids = [a.item_id for a in anns]
+        now = current_labels(s, project_id, item_ids=ids)
+        changes = [Change(i, "pool", "label", now[i].labels if i in now else None,
+                          model=i in now and now[i].source == "model") for i in ids]
+        with self._current(st) as cur:
+            for change in changes:
+                cur.apply(change)
+            n_labeled = cur.n_labeled
+        self.mark_dirty(project_id)
+        return n_labeled
 
     @staticmethod
     def _seen_request(s: Session, st: ProjectState, user_id: int, item_id: int, action: str,

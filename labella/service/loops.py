@@ -287,7 +287,7 @@ class ProjectLoops:
 
     def _snapshot(self, st: ProjectState) -> Snapshot:
         with st.lock:
-            n_lab = st.n_labeled
+            n_lab = st.n_labeled - st.n_model_accepted  # what the head is fitted on
             last = st.cv_at
             want_cv = n_lab >= 10 and (n_lab >= last * 1.2 or n_lab - last >= int(
                 st.settings.get("batch_size") or 10))
@@ -301,6 +301,7 @@ class ProjectLoops:
                 stop_rows=st.stop_rows, labels_changed=st.labels_changed, want_cv=want_cv,
                 seed=st.project_id * 1_000_003 + st.labels_changed, previous_head=st.head,
                 audit_rows=st.audit_rows.copy(), want_audit=want_audit,
+                model_rows=st.model_rows.copy() if len(st.model_rows) else None,
                 first_batch=int(st.settings.get("batch_size") or 10),
             )
 

@@ -72,6 +72,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
     st = ctx.loops.state(project_id)
     with st.lock:
         n_labeled = st.n_labeled
+        n_model = st.n_model_accepted
         version = st.version
         refit_pending = st.refit_pending or not st.ready.is_set()
         audit_history = list(st.audit_history)
@@ -102,7 +103,7 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
             k = p.shape[1]
             uncertainty = (1.0 - p.max(axis=1)) * k / max(k - 1, 1)
     rec = stopping.recommend(
-        labels_used=n_labeled if budget else None, label_budget=budget,
+        labels_used=n_labeled - n_model if budget else None, label_budget=budget,
         predictions=history if len(history) >= 2 else None,
         pool_uncertainty=uncertainty,
         curve_labels=[c["n_labels"] for c in thin] if len(thin) >= 2 else None,
@@ -110,6 +111,8 @@ def project_metrics(ctx: ServiceContext, user: auth.UserPublic, project_id: int)
     )
     return {
         "n_labeled": n_labeled,
+        "n_labeled_by_people": n_labeled - n_model,
+        "n_model_accepted": n_model,
         "model_version": version,
         "refit_pending": refit_pending,
         "audit": _audit_summary(audit_history, on=audit_on),

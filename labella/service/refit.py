@@ -62,6 +62,11 @@ class Snapshot:
     """Per pool row: its label came from an audit pick (see :mod:`labella.al.audit`)."""
     want_audit: bool = False
     """Run the live audit's estimate in this refit (it costs a few fits)."""
+    model_rows: np.ndarray | None = None
+    """Per pool row: its label was accepted from the model (auto-accept). Such rows count
+    as labelled (never queried again) but the head is neither fitted nor evaluated on them
+    (:func:`training_mask`): no fit, cross-validation fold, calibration or audit sees the
+    model's own accepted suggestions."""
     first_batch: int = 0
     """With a random first batch (no cold-start strategy), the queue stays uniformly random
     until this many items are labelled (the project's batch size)."""
@@ -101,6 +106,18 @@ def new_head(snap: Snapshot) -> Head:
             and prev.n_classes == head.n_classes and prev.multi_label == head.multi_label):
         return prev.clone()
     return head
+
+
+def training_mask(snap: Snapshot) -> np.ndarray:
+    """The pool rows the head is fitted and evaluated on: labelled by people (or imported),
+    not accepted from the model. Fitting on its own accepted suggestions fed the model's
+    mistakes and its class balance back to it: on the test project of
+    ``tests/service/test_auto_accept.py`` 75 accepted ``pos`` labels (89 % precise) took
+    held-out accuracy from 0.83 to 0.57."""
+    mask = labeled_mask(snap.y)
+    if snap.model_rows is not None and len(snap.model_rows) == len(mask):
+        mask &= ~snap.model_rows
+    return mask
 
 
 def _cv_proba(snap: Snapshot, head: Head, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -165,10 +182,10 @@ def refit(snap: Snapshot) -> RefitResult:
 def _refit(snap: Snapshot) -> RefitResult:
     t0 = time.perf_counter()
     rng = np.random.default_rng(snap.seed)
-    mask = labeled_mask(snap.y)
+    mask = training_mask(snap)  # model-accepted labels: labelled, but not trained on
     n_labels = int(mask.sum())
     pool = Pool(snap.X, snap.y, snap.n_classes, snap.multi_label)
-    n_free = pool.n_items - n_labels
+    n_free = pool.n_items - int(labeled_mask(snap.y).sum())
     k = min(snap.queue_size, n_free)
     head: Head | None
     proba: np.ndarray | None

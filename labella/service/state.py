@@ -128,6 +128,8 @@ class Change:
     user_id: int | None = None
     audit: bool = False
     """For ``label``: the item was an audit pick when it was served."""
+    model: bool = False
+    """For ``label``: the label was accepted from the model's suggestion (source ``model``)."""
 
 
 ANSWERED, RETRACTED = "answered", "retracted"
@@ -197,6 +199,9 @@ class ProjectState:
     """Per pool row: its current label came from an audit pick (an unbiased sample)."""
     audit_history: list[Any] = field(default_factory=list)
     """The live audit's estimates (:class:`labella.al.audit.AuditEstimate`), oldest first."""
+    model_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per pool row: its current label was accepted from the model (auto-accept): the head
+    is neither fitted nor evaluated on it (:func:`labella.service.refit.training_mask`)."""
     calibrator: Calibrator | None = None
     """Temperature scaling of the head's confidences, fitted on held-out labels (evaluation
     items, or out-of-fold predictions); ``None`` until there are enough of them."""
@@ -221,6 +226,11 @@ class ProjectState:
     @property
     def n_labeled(self) -> int:
         return int(labeled_mask(self.y).sum())
+
+    @property
+    def n_model_accepted(self) -> int:
+        """Labelled pool rows whose label was accepted from the model."""
+        return int(self.model_rows.sum()) if len(self.model_rows) else 0
 
     def set_label(self, row: int, value: list[str] | None) -> None:
         """Set (or clear, with ``None``) the current label of pool row ``row``."""
@@ -281,6 +291,8 @@ class ProjectState:
             self.set_label(row, change.value)
             if len(self.audit_rows):
                 self.audit_rows[row] = change.audit and change.value is not None
+            if len(self.model_rows):
+                self.model_rows[row] = change.model and change.value is not None
         elif change.kind == "skip" and change.user_id is not None:
             self.skipped.setdefault(change.user_id, set()).add(row)
         elif change.kind == "unskip" and change.user_id is not None:
@@ -407,6 +419,8 @@ def load_state(s: Session, project: Project, featuriser: Featuriser, cache: Embe
         stop_rows=stop_rows(n_pool, settings, seed=seed),
         audit_history=audit_history,
         audit_rows=np.array([i in labels and labels[i].annotation_id in audit_ids
+                             for i in pool_ids.tolist()], dtype=bool),
+        model_rows=np.array([i in labels and labels[i].source == "model"
                              for i in pool_ids.tolist()], dtype=bool),
     )
     for item_id, cur in labels.items():

@@ -25,7 +25,7 @@ from labella.al.types import Pool, labeled_mask
 from labella.jobs.runner import JobContext
 from labella.service import auth
 from labella.service.errors import InvalidRequestError
-from labella.service.refit import evaluate
+from labella.service.refit import evaluate, training_mask
 from labella.store.jobs import QUEUED, RUNNING, Job
 from labella.store.models import READY, WRITING, ModelVersion, Prediction
 
@@ -48,7 +48,7 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
     project_id = int(job.params["project_id"])
     st = ctx.loops.state(project_id)
     snap = replace(ctx.loops._snapshot(st), want_cv=True)
-    mask = labeled_mask(snap.y)
+    mask = training_mask(snap)  # not the labels accepted from the model
     n_labels = int(mask.sum())
     if n_labels == 0:
         raise InvalidRequestError("nothing to train on: the project has no labels yet")
@@ -66,7 +66,7 @@ def run_retrain(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
     proba = head.predict_proba(snap.X)
     strategy = REGISTRY.get(snap.pipeline.strategy, **snap.pipeline.strategy_params)
     scores = np.full(len(snap.X), np.nan)
-    unl = np.flatnonzero(~mask)
+    unl = np.flatnonzero(~labeled_mask(snap.y))
     if len(unl) and hasattr(strategy, "scores"):
         scores[unl] = strategy.scores(pool, unl, head=query_head(head), rng=np.random.default_rng(0))
     suggestions = st.task.from_prediction(proba, snap.label_names)

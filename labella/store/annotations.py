@@ -17,8 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from labella.store.base import Base, utcnow
 
 ACTIONS = ("label", "skip", "undo")
-SOURCES = ("human", "import", "review")
-"""``review``: a reviewer's final decision; it wins over the annotators' consensus."""
+SOURCES = ("human", "import", "review", "model")
+"""``review``: a reviewer's final decision; it wins over the annotators' consensus.
+``model``: a suggestion an admin accepted in bulk (:mod:`labella.service.auto_accept`);
+kept out of every evaluation."""
 
 
 class Annotation(Base):

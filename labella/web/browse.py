@@ -1,7 +1,7 @@
 """The data browser: ``/projects/{id}/data``.
 
 The page renders the filters (label, prediction, confidence range, annotator,
-split, text, sort) with the values of its query string; ``static/browse.js``
+split, label source, difficulty, text, sort) with the values of its query string; ``static/browse.js``
 pages through ``GET /api/projects/{id}/items`` with them, opens an item's
 details and history, and relabels it.
 """
@@ -24,8 +24,10 @@ PAGE_SIZE = 50
 SORTS = (("id", "Import order"), ("confidence", "Least confident first"),
          ("-confidence", "Most confident first"))
 SPLITS = (("pool", "pool"), ("evaluation", "held out"))
+SOURCES = (("human", "people"), ("model", "accepted from the model"), ("import", "imported"))
+DIFFICULTIES = ("easy", "medium", "hard")
 FILTER_KEYS = ("label", "prediction", "min_confidence", "max_confidence", "annotator", "split",
-               "q", "sort")
+               "source", "difficulty", "q", "sort")
 
 
 @dataclass(frozen=True)
@@ -50,4 +52,5 @@ def browse_page(request: Request, project_id: int,
         members = [m.username for m in projects.list_members(s, user, project_id)]
     return render(request, "browse.html", user=user, project=p, active="data",
                   filters=Filters.of(request).values, members=members, unlabeled=UNLABELED,
-                  sorts=SORTS, splits=SPLITS, page_size=PAGE_SIZE)
+                  sorts=SORTS, splits=SPLITS, sources=SOURCES, difficulties=DIFFICULTIES,
+                  page_size=PAGE_SIZE)

@@ -49,7 +49,8 @@ def test_csv_round_trips_through_pandas(case_name: str, include_unlabeled: bool,
     df = _read_csv(out)
     label_col = "labels" if spec.multi_label else "label"
     assert list(df.columns) == ["id", "external_id", spec.task, label_col, "split",
-                                "annotator", "annotated_at", "consensus_confidence", "n_answers"]
+                                "annotator", "annotated_at", "consensus_confidence", "n_answers",
+                                "source"]
     want = case.items if include_unlabeled else case.labelled()
     assert df["id"].tolist() == [str(i.item_id) for i in want]
     assert df[spec.task].tolist() == [_payload(i) for i in want]  # quotes, newlines, CRLF, ...

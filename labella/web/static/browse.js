@@ -71,10 +71,12 @@ function render(page) {
     const tr = el("tr", { "data-item-id": String(it.id), tabindex: "0", class: it.id === openId ? "selected" : null },
       el("td", {}, String(it.id)),
       el("td", { class: "payload" }, preview(it)),
-      el("td", { class: it.labels ? "" : "muted" }, it.labels ? labelText(it.labels) : "—"),
+      el("td", { class: it.labels ? "" : "muted" }, it.labels ? labelText(it.labels) : "—",
+        it.source === "model" ? el("span", { class: "tag warn model-accepted", title: "accepted from the model's suggestion, not given by a person; kept out of evaluation" }, "model") : ""),
       el("td", {}, it.annotator || ""),
       el("td", {}, it.prediction ? labelText(it.prediction) : ""),
       el("td", { class: "num" }, it.confidence === null ? "" : pct(it.confidence)),
+      el("td", { class: it.difficulty ? `difficulty ${it.difficulty}` : "" }, it.difficulty || ""),
       el("td", {}, it.split === "evaluation" ? "held out" : "pool"));
     tr.addEventListener("click", () => openItem(it.id));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openItem(it.id); });
@@ -97,8 +99,10 @@ function when(iso) {
 }
 
 function what(h) {
+  if (h.action === "label" && h.source === "model") return `accepted the model's ${labelText(h.labels)} (auto-accept)`;
   if (h.action === "label") return `${h.source === "import" ? "imported" : "labelled"} ${labelText(h.labels)}`;
   if (h.action === "skip") return "skipped";
+  if (h.action === "undo" && h.source === "model") return "undid the auto-accept";
   if (h.action === "undo") return "undid their answer";
   return h.action;
 }
@@ -124,7 +128,7 @@ async function openItem(id) {
     ? el("img", { src: item.image_url, alt: item.image_name || `item ${item.id}`, class: "detail-image" })
     : el("p", { class: "detail-text" }, item.text || ""));
   const facts = [
-    ["Label", item.labels ? labelText(item.labels) : "not labelled"],
+    ["Label", item.labels ? `${labelText(item.labels)}${item.label_source === "model" ? " (accepted from the model, not by a person)" : ""}` : "not labelled"],
     ["Model suggests", row && row.prediction ? `${labelText(row.prediction)} (${pct(row.confidence)} sure)` : "no model yet"],
     ["Split", item.split === "evaluation" ? "held out (evaluation)" : "labelling pool"],
   ];

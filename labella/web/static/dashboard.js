@@ -29,6 +29,8 @@ function renderMetrics(m) {
   const waiting = m.n_unfeaturised || 0;
   embedding.hidden = !waiting;
   setText("stat-embedding", waiting ? `embedding: ${waiting.toLocaleString("en")} items not embedded yet; the model waits for them` : "");
+  const byModel = m.n_model_accepted || 0;
+  setText("stat-sources", `${(m.n_labeled - byModel).toLocaleString("en")} labelled by people, ${byModel.toLocaleString("en")} accepted from the model`);
   const bar = $("stat-progress");
   bar.max = Math.max(m.n_pool, 1);
   bar.value = m.n_labeled;
