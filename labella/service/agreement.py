@@ -1,9 +1,9 @@
 """Agreement between a project's annotators, from the annotation history.
 
 Each annotator's answer per item follows :mod:`labella.service.labels` (the last
-``label`` row, retracted by an ``undo``); imported labels (no annotator) are left
-out. The figures come from :mod:`labella.al.agreement`; the consensus each
-annotator is compared with is the majority vote (:mod:`labella.al.consensus`).
+``label`` row, retracted by an ``undo``); imported labels and reviewers' final
+labels (``source="review"``) are left out. The figures come from
+:mod:`labella.al.agreement`; the consensus each annotator is compared with is the majority vote (:mod:`labella.al.consensus`).
 Items here are item ids and annotators user ids; the one translation to row and
 column positions is in :func:`ratings_matrix`.
 """
@@ -161,7 +161,8 @@ def project_agreement(ctx: ServiceContext, user: auth.UserPublic, project_id: in
         rows = s.execute(
             select(Annotation.item_id, Annotation.user_id, Annotation.action, Annotation.value,
                    Annotation.created_at)
-            .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")))
+            .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")),
+                   Annotation.source == "human")  # not imports, not reviewers' final labels
             .order_by(Annotation.id)).all()
         ans = load_answers([tuple(r) for r in rows])  # type: ignore[misc]
         uids = {u for _, u in ans.answers}

@@ -183,10 +183,12 @@ class LoopManager(ProjectLoops):
 
     def annotate(self, s: Session, project_id: int, user_id: int, item_id: int, *,
                  action: str, labels: list[str] | None = None, request_id: str | None = None,
-                 meta: dict[str, Any] | None = None) -> AnnotationAck:
+                 meta: dict[str, Any] | None = None, source: str = "human") -> AnnotationAck:
         """Record one annotation (``label``, ``skip`` or ``undo``) durably, then update the loop.
 
-        ``s`` must not be inside a transaction; this commits.
+        ``source="review"``: a reviewer's final label, which then wins over the annotators'
+        answers (:mod:`labella.service.labels`). ``s`` must not be inside a transaction;
+        this commits.
         """
         st = self.state(project_id)
         if request_id is not None:
@@ -209,7 +211,8 @@ class LoopManager(ProjectLoops):
             model_version=served.model_version if served else None,
             suggestion=served.suggestion if served else None,
             confidence=served.confidence if served else None,
-            meta=meta or {}, created_at=utcnow(), audit=bool(served and served.audit))
+            meta=meta or {}, created_at=utcnow(), audit=bool(served and served.audit),
+            source=source)
         s.add(ann)
         try:
             s.commit()  # durable before it is acknowledged
@@ -222,17 +225,17 @@ class LoopManager(ProjectLoops):
                 raise
             return ack
         changes: list[Change] = []
-        if action == "undo":
+        if action in ("undo", "label"):
             from labella.service.labels import current_labels
 
+            # the item's label as the history folds it (an earlier review's label stands)
             cur_label = current_labels(s, project_id, item_ids=[item_id]).get(item_id)
             changes.append(Change(item_id, split, "label",
-                                  cur_label.labels if cur_label else None))
+                                  cur_label.labels if cur_label else None,
+                                  audit=action == "label" and bool(served and served.audit)))
+        if action == "undo":
             changes.append(Change(item_id, split, "unskip", user_id=user_id))
-        elif action == "label":
-            changes.append(Change(item_id, split, "label", labels,
-                                  audit=bool(served and served.audit)))
-        else:
+        elif action == "skip":
             changes.append(Change(item_id, split, "skip", user_id=user_id))
         # applied to the state that counts now (a reload may have replaced ``st`` meanwhile;
         # one still being built records the change in its predecessor's journal)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from labella.store.base import Base, utcnow
 
 ACTIONS = ("label", "skip", "undo")
-SOURCES = ("human", "import")
+SOURCES = ("human", "import", "review")
+"""``review``: a reviewer's final label for an item whose annotators disagreed."""
 
 
 class Annotation(Base):
