@@ -78,22 +78,22 @@ class Queue:
 
 
 @dataclass
-class _ItemHistory:
+class ItemHistory:
     answers: dict[int, tuple[int, list[str], datetime | None]]
     """user id -> (annotation id, labels, time) of their standing answer."""
     review: tuple[int, list[str]] | None = None
 
 
-def _histories(s: Session, project_id: int) -> dict[int, _ItemHistory]:
+def _histories(s: Session, project_id: int) -> dict[int, ItemHistory]:
     rows = s.execute(
         select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.action,
                Annotation.value, Annotation.created_at, Annotation.source)
         .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")),
                Annotation.source.in_(("human", "review")))
         .order_by(Annotation.id)).all()
-    out: dict[int, _ItemHistory] = {}
+    out: dict[int, ItemHistory] = {}
     for ann_id, item_id, user_id, action, value, created_at, source in rows:
-        h = out.setdefault(item_id, _ItemHistory({}))
+        h = out.setdefault(item_id, ItemHistory({}))
         if source == "review":
             if action == "label":
                 h.review = (ann_id, sorted(value or []))
@@ -105,7 +105,7 @@ def _histories(s: Session, project_id: int) -> dict[int, _ItemHistory]:
     return out
 
 
-def is_open(h: _ItemHistory) -> bool:
+def is_open(h: ItemHistory) -> bool:
     """Whether an item's history puts it in the queue (see the module's rule)."""
     if h.review is None:
         return len(h.answers) >= 2 and len({tuple(a[1]) for a in h.answers.values()}) > 1
@@ -113,7 +113,7 @@ def is_open(h: _ItemHistory) -> bool:
     return any(ann_id > since and labels != final for ann_id, labels, _ in h.answers.values())
 
 
-def _consensus(answers: list[list[str]], label_names: list[str], multi_label: bool
+def majority(answers: list[list[str]], label_names: list[str], multi_label: bool
                ) -> tuple[list[str], float]:
     if multi_label:
         won = [n for n in label_names if 2 * sum(n in a for a in answers) > len(answers)]
@@ -153,7 +153,7 @@ def disagreements(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *
             answers = sorted((Answer(u, names.get(u, str(u)), labels, ann_id, at)
                               for u, (ann_id, labels, at) in h.answers.items()),
                              key=lambda a: a.annotation_id)
-            won, share = _consensus([a.labels for a in answers], list(project.labels),
+            won, share = majority([a.labels for a in answers], list(project.labels),
                                     project.multi_label)
             out.append(Disagreement(i, it.text, it.blob_key, it.image_name, it.split, answers,
                                     won, share, h.review[1] if h.review else None))
