@@ -29,7 +29,7 @@ from labella.export import export_labels as write_labels
 from labella.service import auth
 from labella.service.errors import InvalidRequestError
 from labella.service.labels import current_labels
-from labella.service.versions import snapshot_labels, version_exists
+from labella.service.versions import NOW, snapshot_labels, version_exists
 from labella.store.items import Item
 from labella.store.projects import Project
 from labella.store.users import User
@@ -110,6 +110,7 @@ def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, f
     (they belong to another model than the version's).
     """
     info = get_format(fmt)  # UnknownNameError lists the formats
+    version = None if version == NOW else version
     with ctx.session() as s:
         auth.require_role(s, user, project_id)
         project = s.get(Project, project_id)
