@@ -275,8 +275,8 @@ def redeem_login_link(s: Session, token: str, *, now: datetime | None = None) ->
 
 
 def role_in(s: Session, user: UserPublic, project_id: int) -> str | None:
-    """``admin`` / ``reviewer`` / ``annotator`` / ``None`` (not a member, or no such project). Site
-    admins are admins of every project that exists.
+    """``admin`` / ``reviewer`` / ``annotator`` / ``None`` (not a member, or no such
+    project). Site admins are admins of every project that exists.
 
     One query, which also loads the project into the session (a later
     ``s.get(Project, project_id)`` costs no round trip).
