@@ -232,10 +232,12 @@ def export_cmd(
     fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl, hf or label_studio "
                                                               "(default: from OUT's suffix).")] = None,
     include_unlabeled: Annotated[bool, typer.Option(help="Also write unlabelled items.")] = False,
+    version: Annotated[str | None, typer.Option(
+        help="A dataset version's name (default: the current labels).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Export a project's labels."""
+    """Export a project's labels (or a dataset version's)."""
     import shutil
 
     from labella.service.exporting import export_labels
@@ -248,7 +250,7 @@ def export_cmd(
     try:
         user = _operator(ctx)
         path, _media = export_labels(ctx, user, _project_id(ctx, user, project), chosen,
-                                     include_unlabeled=include_unlabeled)
+                                     include_unlabeled=include_unlabeled, version=version)
         shutil.move(str(path), out)
         typer.echo(f"wrote {out}")
     except LabellaError as exc:
@@ -312,6 +314,9 @@ def register(app: typer.Typer) -> None:
     from labella.cli_admin import register as register_admin
 
     register_admin(app, user_app)
+    from labella.cli_versions import register as register_versions
+
+    register_versions(app)
     app.command("serve")(serve_cmd)
     app.command("import")(import_cmd)
     app.command("export")(export_cmd)

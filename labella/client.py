@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from labella.client_accounts import AccountMethods, ProjectAdminMethods
+from labella.client_accounts import AccountMethods, ProjectAdminMethods, TeamMethods
 
 READ_RETRIES = 2
 """A read-only request (GET, HEAD) that loses its connection is sent again this many times:
@@ -255,7 +255,7 @@ class Job:
         return f"Job(id={self.id}, kind={self.data['kind']!r}, status={self.status!r})"
 
 
-class Project(ProjectAdminMethods):
+class Project(ProjectAdminMethods, TeamMethods):
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
         self._c = client
         self.data = data
@@ -379,15 +379,17 @@ class Project(ProjectAdminMethods):
         return [Job(self._c, d) for d in self._c.request("GET", f"/api/projects/{self.id}/jobs")]
 
     def export(self, path: str | os.PathLike[str], *, format: str | None = None,
-               include_unlabeled: bool = False) -> Path:
-        """Download the labels; the format follows the suffix (.csv, .jsonl, .json = Label
-        Studio, .zip = Hugging Face datasets folder) unless ``format`` is given."""
+               include_unlabeled: bool = False, version: str | None = None) -> Path:
+        """Download the labels (or dataset version ``version``'s); the format follows the
+        suffix (.csv, .jsonl, .json = Label Studio, .zip = Hugging Face datasets folder)
+        unless ``format`` is given."""
         dest = Path(path)
         fmt = format or EXPORT_SUFFIXES.get(dest.suffix.lower())
         if fmt is None:
             raise ValueError(f"cannot tell the export format from {dest.name!r}; pass format=")
+        extra = {"version": version} if version else {}
         return self._c.download(f"/api/projects/{self.id}/export", dest, format=fmt,
-                                include_unlabeled=include_unlabeled)
+                                include_unlabeled=include_unlabeled, **extra)
 
     def export_model(self, path: str | os.PathLike[str]) -> Path:
         """Download the current head (zip of head.json + head.npz; no pickle)."""

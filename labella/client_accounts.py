@@ -1,8 +1,10 @@
-"""SDK methods for user management and project deletion, mixed into
-:class:`labella.client.Client` and :class:`labella.client.Project`."""
+"""SDK methods for user management, project deletion and teams (the disagreement review
+queue, dataset versions), mixed into :class:`labella.client.Client` and
+:class:`labella.client.Project`."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
@@ -65,4 +67,51 @@ class ProjectAdminMethods:
         """Delete the project with everything only it holds; ``confirm`` is its exact name."""
         result: dict[str, Any] = self._c.request("DELETE", f"/api/projects/{self.id}",
                                                  params={"confirm": confirm})
+        return result
+
+
+class TeamMethods:
+    """The disagreement review queue and dataset versions (``Project`` methods)."""
+
+    _c: Any
+
+    @property
+    def id(self) -> int:  # pragma: no cover (Project's own)
+        raise NotImplementedError
+
+    def disagreements(self, limit: int = 50) -> dict[str, Any]:
+        """Items whose annotators disagree and no reviewer resolved since (reviewers and
+        admins): ``n_open``, ``n_reviewed`` and ``items``, each with ``answers`` (username,
+        labels), ``consensus`` (the majority vote) and ``consensus_share``."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/disagreements", params={"limit": limit})
+        return result
+
+    def resolve(self, item_id: int, *, label: str | None = None,
+                labels: list[str] | None = None) -> dict[str, Any]:
+        """Give an item its final label as a reviewer (``source="review"`` in its history)."""
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/items/{item_id}/resolve",
+            json={"label": label, "labels": labels, "request_id": uuid.uuid4().hex})
+        return result
+
+    def freeze(self, name: str, *, note: str = "") -> dict[str, Any]:
+        """Freeze a dataset version: every labelled item's current label and the model
+        version, under ``name`` (reviewers and admins)."""
+        result: dict[str, Any] = self._c.request(
+            "POST", f"/api/projects/{self.id}/versions", json={"name": name, "note": note})
+        return result
+
+    def versions(self) -> list[dict[str, Any]]:
+        """The dataset versions, oldest first (name, n_labels, label_counts, model_version)."""
+        result: list[dict[str, Any]] = self._c.request("GET",
+                                                       f"/api/projects/{self.id}/versions")
+        return result
+
+    def diff(self, a: str, b: str = "now", *, limit: int = 100) -> dict[str, Any]:
+        """What changed from version ``a`` to ``b`` (a version, or ``"now"``): ``n_added``,
+        ``n_changed``, ``n_removed``, ``transitions`` and up to ``limit`` items of each."""
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/versions/{a}/diff",
+            params={"against": b, "limit": limit})
         return result

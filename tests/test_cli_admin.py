@@ -53,3 +53,22 @@ def test_import_create_user_and_project_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "deleted project 'Tiny': 12 items" in r.output
     code, out = _run("project", "list", *data)
     assert "Tiny" not in out
+
+
+def test_freeze_versions_and_export_a_version(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    csv = tmp_path / "t.csv"
+    csv.write_text("text,label\n" + "".join(f"text number {i},{'ab'[i % 2]}\n" for i in range(6)),
+                   encoding="utf-8")
+    code, out = _run("import", "Tiny", str(csv), "--create", "--labels", "a,b",
+                     "--featuriser", "hashing", *data)
+    assert code == 0, out
+    code, out = _run("freeze", "Tiny", "v1", "--note", "imported", *data)
+    assert code == 0 and "froze 'v1': 6 labels" in out, out
+    code, out = _run("freeze", "Tiny", "v1", *data)
+    assert code != 0 and "already has a version" in out
+    code, out = _run("versions", "Tiny", *data)
+    assert code == 0 and "v1" in out and "a 3, b 3" in out, out
+    code, out = _run("export", "Tiny", str(tmp_path / "v1.csv"), "--version", "v1", *data)
+    assert code == 0, out
+    assert len((tmp_path / "v1.csv").read_text(encoding="utf-8").splitlines()) == 7

@@ -366,11 +366,19 @@ def retrain(project_id: ProjectId, ctx: Ctx, user: CurrentUser) -> JobPublic:
 def export(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
            format: Annotated[str, Query(max_length=50,
                                         description="csv, jsonl, hf or label_studio")] = "jsonl",
-           include_unlabeled: bool = False) -> FileResponse:
+           include_unlabeled: bool = False,
+           version: Annotated[str | None, Query(
+               min_length=1, max_length=100,
+               description="a dataset version's name (default: the current labels)")] = None
+           ) -> FileResponse:
+    """The labels (or a dataset version's: the file name ends with its name and the
+    ``X-Labella-Dataset-Version`` header names it)."""
     from labella.service.exporting import discard, export_labels
 
-    path, media = export_labels(ctx, user, project_id, format, include_unlabeled=include_unlabeled)
+    path, media = export_labels(ctx, user, project_id, format,
+                                include_unlabeled=include_unlabeled, version=version)
     return FileResponse(path, media_type=media, filename=path.name,
+                        headers={"X-Labella-Dataset-Version": version} if version else None,
                         background=BackgroundTask(discard, path))
 
 

@@ -53,7 +53,7 @@ class LoginLinkModel(BaseModel):
 
 class InviteBody(Body):
     username: Username
-    role: Literal["admin", "annotator"] = "annotator"
+    role: Literal["admin", "reviewer", "annotator"] = "annotator"
 
 
 class InvitationModel(BaseModel):

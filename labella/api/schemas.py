@@ -133,7 +133,7 @@ class ProjectPublicModel(BaseModel):
 
 class MemberSet(Body):
     username: Username
-    role: Literal["admin", "annotator"] = "annotator"
+    role: Literal["admin", "reviewer", "annotator"] = "annotator"
 
 
 class MemberPublicModel(BaseModel):

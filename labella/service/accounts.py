@@ -23,7 +23,7 @@ from labella.service.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from labella.store.projects import Member
+from labella.store.projects import ROLES, Member
 from labella.store.users import User
 
 MIN_PASSWORD = 8
@@ -125,8 +125,8 @@ def invite_member(s: Session, by: auth.UserPublic, project_id: int, username: st
     yet: the reply then carries a one-time login link to pass on. No CLI step is needed."""
     auth.require_role(s, by, project_id, "admin")
     name = auth.check_username(username)
-    if role not in ("admin", "annotator"):
-        raise InvalidRequestError(f"role must be admin or annotator; got {role!r}")
+    if role not in ROLES:
+        raise InvalidRequestError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     existing = s.scalar(select(User.id).where(User.username == name))
     token = None
     if existing is None:

@@ -1,9 +1,10 @@
 """Agreement between a project's annotators, from the annotation history.
 
 Each annotator's answer per item follows :mod:`labella.service.labels` (the last
-``label`` row, retracted by an ``undo``); imported labels (no annotator) and labels
-accepted from the model (``source="model"``) are left out. The figures come from :mod:`labella.al.agreement`; the consensus each
-annotator is compared with is the majority vote (:mod:`labella.al.consensus`).
+``label`` row, retracted by an ``undo``); imported labels, labels accepted from the
+model (``source="model"``) and reviewers' final labels (``source="review"``) are left out.
+The figures come from :mod:`labella.al.agreement`; the consensus each annotator is
+compared with is the majority vote (:mod:`labella.al.consensus`).
 Items here are item ids and annotators user ids; the one translation to row and
 column positions is in :func:`ratings_matrix`.
 """
@@ -162,7 +163,7 @@ def project_agreement(ctx: ServiceContext, user: auth.UserPublic, project_id: in
             select(Annotation.item_id, Annotation.user_id, Annotation.action, Annotation.value,
                    Annotation.created_at)
             .where(Annotation.project_id == project_id, Annotation.action.in_(("label", "undo")),
-                   Annotation.source != "model")  # accepted from the model: not a person's
+                   Annotation.source == "human")  # not imports, the model's, reviewers' final labels
             .order_by(Annotation.id)).all()
         ans = load_answers([tuple(r) for r in rows])  # type: ignore[misc]
         uids = {u for _, u in ans.answers}

@@ -275,8 +275,8 @@ def redeem_login_link(s: Session, token: str, *, now: datetime | None = None) ->
 
 
 def role_in(s: Session, user: UserPublic, project_id: int) -> str | None:
-    """``admin`` / ``annotator`` / ``None`` (not a member, or no such project). Site
-    admins are admins of every project that exists.
+    """``admin`` / ``reviewer`` / ``annotator`` / ``None`` (not a member, or no such
+    project). Site admins are admins of every project that exists.
 
     One query, which also loads the project into the session (a later
     ``s.get(Project, project_id)`` costs no round trip).
@@ -293,7 +293,8 @@ def role_in(s: Session, user: UserPublic, project_id: int) -> str | None:
 
 
 def require_role(s: Session, user: UserPublic, project_id: int, role: str = "annotator") -> str:
-    """The caller's role in the project, or an error if it is below ``role``.
+    """The caller's role in the project, or an error if it is below ``role`` (admin >
+    reviewer > annotator, the order of :data:`ROLES`).
 
     A user who is not a member gets :class:`NotFoundError` (the project's existence
     is not revealed); a member below ``role`` gets :class:`PermissionDeniedError`.
@@ -301,8 +302,9 @@ def require_role(s: Session, user: UserPublic, project_id: int, role: str = "ann
     have = role_in(s, user, project_id)
     if have is None:
         raise NotFoundError(f"no project with id {project_id}")
-    if role == "admin" and have != "admin":
-        raise PermissionDeniedError("this needs the project's admin role")
+    if ROLES.index(have) > ROLES.index(role):
+        raise PermissionDeniedError(f"this needs the project's {role} role"
+                                    + (" (or admin)" if role != "admin" else ""))
     return have
 
 

@@ -29,6 +29,7 @@ from labella.export import export_labels as write_labels
 from labella.service import auth
 from labella.service.errors import InvalidRequestError
 from labella.service.labels import current_labels
+from labella.service.versions import NOW, snapshot_labels, version_exists
 from labella.store.items import Item
 from labella.store.projects import Project
 from labella.store.users import User
@@ -68,9 +69,11 @@ def discard(path: Path) -> None:
 
 
 def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
-           served: dict[int, tuple[list[str] | None, float | None, int]]) -> Iterator[ExportItem]:
+           served: dict[int, tuple[list[str] | None, float | None, int]],
+           version: str | None = None) -> Iterator[ExportItem]:
     with ctx.sessions() as s:
-        labels = current_labels(s, project.id, proba_for=ctx.loops.proba_for(project.id))
+        labels = snapshot_labels(s, project.id, version) if version else \
+            current_labels(s, project.id, proba_for=ctx.loops.proba_for(project.id))
         users = dict(s.execute(select(User.id, User.username)).all())
         last = 0
         while True:
@@ -92,23 +95,35 @@ def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
                     annotator=users.get(cur.user_id) if cur and cur.user_id else None,
                     annotated_at=cur.created_at if cur else None,
                     suggestion=sugg[0] if sugg else None, confidence=sugg[1] if sugg else None,
-                    model_version=sugg[2] if sugg else None, meta=dict(it.meta or {}),
-                    consensus_confidence=cur.confidence if cur else None,
-                    n_answers=cur.n_answers if cur else None,
-                    source=cur.source if cur else None)
+                    model_version=sugg[2] if sugg else None,
+                    meta={**(it.meta or {}), **({"dataset_version": version} if version else {})},
+                    # a frozen version keeps labels only, not how they were reached
+                    consensus_confidence=cur.confidence if cur and not version else None,
+                    n_answers=cur.n_answers if cur and not version else None,
+                    source=cur.source if cur and not version else None)
 
 
 def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, fmt: str, *,
-                  include_unlabeled: bool = False) -> tuple[Path, str]:
-    """Write the project's labels in ``fmt``; returns (file, media type)."""
+                  include_unlabeled: bool = False, version: str | None = None
+                  ) -> tuple[Path, str]:
+    """Write the project's labels in ``fmt``; returns (file, media type).
+
+    ``version``: the labels of that dataset version (:mod:`labella.service.versions`)
+    instead of the current ones; the file name ends with the version's name, each item's
+    ``meta`` says ``dataset_version``, and the current model's suggestions are left out
+    (they belong to another model than the version's).
+    """
     info = get_format(fmt)  # UnknownNameError lists the formats
+    version = None if version == NOW else version
     with ctx.session() as s:
         auth.require_role(s, user, project_id)
         project = s.get(Project, project_id)
         if project is None:
             raise InvalidRequestError(f"no project {project_id}")
+        if version:
+            version_exists(s, project_id, version)
         s.expunge(project)
-    served = _suggestions(ctx, project_id)
+    served = {} if version else _suggestions(ctx, project_id)
     image_bytes = None
     if project.task == "image" and fmt == "hf":
         keys: dict[int, str] = {}
@@ -125,8 +140,8 @@ def export_labels(ctx: ServiceContext, user: auth.UserPublic, project_id: int, f
                       multi_label=project.multi_label, label_names=list(project.labels),
                       include_unlabeled=include_unlabeled, image_bytes=image_bytes)
     out_dir = _work_dir(ctx)
-    stem = f"{_slug(project.name)}-labels"
-    items = _items(ctx, project, include_unlabeled, served)
+    stem = f"{_slug(project.name)}-labels" + (f"-{_slug(version)}" if version else "")
+    items = _items(ctx, project, include_unlabeled, served, version)
     try:
         if info.kind == "directory":
             folder = write_labels(items, spec, fmt, out_dir / "files" / stem)

@@ -34,19 +34,21 @@ def next_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, n: i
 
 def annotate(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int, *,
              labels: list[str] | str | None, request_id: str | None = None,
-             meta: dict[str, Any] | None = None) -> AnnotationAck:
-    """Label an item (``labels``: one name for single-label, a list for multi-label)."""
+             meta: dict[str, Any] | None = None, source: str = "human") -> AnnotationAck:
+    """Label an item (``labels``: one name for single-label, a list for multi-label).
+
+    ``source="review"`` is a reviewer's final label (it needs the reviewer role)."""
     if labels is None:
         raise InvalidRequestError("give the label (single-label) or labels (multi-label)")
     with ctx.read_session() as s:
-        auth.require_role(s, user, project_id)
+        auth.require_role(s, user, project_id, "reviewer" if source == "review" else "annotator")
         project = s.get(Project, project_id)
         assert project is not None  # require_role checked it exists
         task = get_task(project.task, project.multi_label)
         value = task.validate([labels] if isinstance(labels, str) else list(labels), project.labels)
     with ctx.sessions() as s:  # no transaction open: the loop commits its own
         return ctx.loops.annotate(s, project_id, user.id, item_id, action="label", labels=value,
-                                  request_id=request_id, meta=meta)
+                                  request_id=request_id, meta=meta, source=source)
 
 
 def skip(ctx: ServiceContext, user: auth.UserPublic, project_id: int, item_id: int, *,

@@ -199,10 +199,12 @@ class LoopManager(ProjectLoops):
 
     def annotate(self, s: Session, project_id: int, user_id: int, item_id: int, *,
                  action: str, labels: list[str] | None = None, request_id: str | None = None,
-                 meta: dict[str, Any] | None = None) -> AnnotationAck:
+                 meta: dict[str, Any] | None = None, source: str = "human") -> AnnotationAck:
         """Record one annotation (``label``, ``skip`` or ``undo``) durably, then update the loop.
 
-        ``s`` must not be inside a transaction; this commits.
+        ``source="review"``: a reviewer's final label, which then wins over the annotators'
+        answers (:mod:`labella.service.labels`). ``s`` must not be inside a transaction;
+        this commits.
         """
         st = self.state(project_id)
         if request_id is not None:
@@ -225,7 +227,8 @@ class LoopManager(ProjectLoops):
             model_version=served.model_version if served else None,
             suggestion=served.suggestion if served else None,
             confidence=served.confidence if served else None,
-            meta=meta or {}, created_at=utcnow(), audit=bool(served and served.audit))
+            meta=meta or {}, created_at=utcnow(), audit=bool(served and served.audit),
+            source=source)
         s.add(ann)
         try:
             s.commit()  # durable before it is acknowledged
@@ -238,14 +241,16 @@ class LoopManager(ProjectLoops):
                 raise
             return ack
         changes: list[Change] = []
-        recount = action == "undo" or split != "pool"  # read the item's answers again
+        # read the item's answers again: an undo, an evaluation item, a reviewer's decision
+        # (it is no annotator's answer: it decides, and closes the item)
+        recount = action == "undo" or split != "pool" or source == "review"
         if action == "undo":
             changes.append(Change(item_id, split, RETRACTED, user_id=user_id))
             changes.append(Change(item_id, split, "unskip", user_id=user_id))
-        elif action == "label":
-            changes.append(Change(item_id, split, ANSWERED, user_id=user_id))
-        else:
+        elif action == "skip":
             changes.append(Change(item_id, split, "skip", user_id=user_id))
+        elif source != "review":
+            changes.append(Change(item_id, split, ANSWERED, user_id=user_id))
         # applied to the state that counts now (a reload may have replaced ``st`` meanwhile;
         # one still being built records the change in its predecessor's journal)
         with self._current(st) as cur:

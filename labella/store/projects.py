@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from labella.store.base import Base, utcnow
 
-ROLES = ("admin", "annotator")
+ROLES = ("admin", "reviewer", "annotator")
+"""Project roles, highest first: each role may do everything the ones after it may."""
 
 
 class Project(Base):

@@ -27,6 +27,7 @@ def metadata() -> MetaData:
         models,
         projects,
         users,
+        versions,
     )
     from labella.store.base import Base
 

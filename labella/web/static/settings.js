@@ -101,9 +101,13 @@ function memberStatus(text, bad = false) {
   p.classList.toggle("error", bad);
 }
 
+function roleName(role) {
+  return role === "admin" ? "an admin" : role === "reviewer" ? "a reviewer" : "an annotator";
+}
+
 function memberRow(m) {
   const role = el("select", { class: "member-role", "aria-label": `Role of ${m.username}` },
-    ...["admin", "annotator"].map((r) => el("option", { value: r, selected: r === m.role }, r)));
+    ...["admin", "reviewer", "annotator"].map((r) => el("option", { value: r, selected: r === m.role }, r)));
   const remove = el("button", { type: "button", class: "link member-remove" }, "Remove");
   const tr = el("tr", { "data-username": m.username }, el("td", {}, m.username), el("td", {}, role), el("td", {}, remove));
   wireRow(tr);
@@ -135,7 +139,7 @@ function wireRow(tr) {
 async function setMember(username, role) {
   try {
     await api(`/api/projects/${projectId}/members`, { method: "PUT", json: { username, role } });
-    memberStatus(`${username} is now ${role === "admin" ? "an admin" : "an annotator"}.`);
+    memberStatus(`${username} is now ${roleName(role)}.`);
     return true;
   } catch (err) {
     memberStatus(`Could not set ${username}'s role: ${err.detail || err.message}`, true);
@@ -164,7 +168,7 @@ async function addMember(ev) {
   try {
     const r = await api(`/api/projects/${projectId}/members/invite`, { method: "POST", json: { username, role } });
     f.reset();
-    const what = `${r.member.username} is now ${role === "admin" ? "an admin" : "an annotator"}.`;
+    const what = `${r.member.username} is now ${roleName(role)}.`;
     memberStatus(r.login_path ? `${what} New user: pass on this one-time sign-in link (valid 24 hours): ${location.origin}${r.login_path}` : what);
   } catch (err) {
     memberStatus(`Could not add ${username}: ${err.detail || err.message}`, true);
