@@ -1,5 +1,5 @@
 """The data browser: a project's items, filtered by label, prediction, confidence,
-annotator and split, a page at a time.
+annotator, split and region of the data map, a page at a time.
 
 Current labels come from the annotation history; predictions and confidences
 from the loop's current model (pool items only; evaluation items are scored by
@@ -53,7 +53,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
                label: str | None = None, prediction: str | None = None,
                min_confidence: float | None = None, max_confidence: float | None = None,
                annotator: str | None = None, split: str | None = None, q: str | None = None,
-               sort: Literal["id", "confidence", "-confidence"] = "id",
+               region: str | None = None, sort: Literal["id", "confidence", "-confidence"] = "id",
                offset: int = 0, limit: int = 50) -> ItemPage:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
@@ -61,6 +61,11 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
         raise InvalidRequestError(f"offset must be >= 0; got {offset}")
     if split not in (None, "pool", "evaluation"):
         raise InvalidRequestError(f"split must be pool or evaluation; got {split!r}")
+    polygon = None
+    if region:
+        from labella.service.datamap import parse_region
+
+        polygon = parse_region(region)
     with ctx.sessions() as s:
         auth.require_role(s, user, project_id)
         rows = s.execute(select(Item.id, Item.split, Item.text).where(Item.project_id == project_id)
@@ -71,6 +76,10 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     keep = np.ones(len(ids), dtype=bool)
     if split:
         keep &= np.array([r[1] == split for r in rows], dtype=bool)
+    if polygon is not None:
+        from labella.service.datamap import items_in_region
+
+        keep &= np.isin(ids, items_in_region(ctx, project_id, polygon))
     if q:
         needle = q.lower()
         keep &= np.array([needle in (r[2] or "").lower() for r in rows], dtype=bool)
@@ -81,7 +90,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     if annotator is not None:
         keep &= np.array([i in labels and users.get(labels[i].user_id or -1) == annotator
                           for i in ids.tolist()], dtype=bool)
-    pred, conf = _predictions(ctx, project_id, ids)
+    pred, conf = predictions(ctx, project_id, ids)
     if prediction is not None:
         keep &= np.array([p is not None and prediction in p for p in pred], dtype=bool)
     if min_confidence is not None:
@@ -108,25 +117,27 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     return ItemPage(out, len(sel), offset, limit)
 
 
-def _predictions(ctx: ServiceContext, project_id: int, ids: np.ndarray
+def predictions(ctx: ServiceContext, project_id: int, ids: np.ndarray
                  ) -> tuple[list[list[str] | None], np.ndarray]:
-    """The current model's suggestion and confidence for each id (``None`` / NaN if none)."""
+    """The current model's suggestion and confidence for each of ``ids`` (sorted item ids;
+    ``None`` / NaN where there is none)."""
     st = ctx.loops.state(project_id)
     pred: list[list[str] | None] = [None] * len(ids)
     conf = np.full(len(ids), np.nan)
     with st.lock:
         head, proba = st.head, st.proba
         pool_ids, eval_ids, X_eval = st.index.item_ids, st.eval_index.item_ids, st.X_eval
-    if head is None or proba is None:
+    if head is None or proba is None or not len(ids):
         return pred, conf
     for where, p in ((pool_ids, proba), (eval_ids, head.predict_proba(X_eval) if len(eval_ids)
                                          else None)):
         if p is None or not len(where):
             continue
-        pos = np.searchsorted(ids, where)
+        pos = np.minimum(np.searchsorted(ids, where), len(ids) - 1)
+        asked = ids[pos] == where
         names = st.task.from_prediction(p, st.label_names)
         c = st.task.confidence(p)
-        for k, i in enumerate(pos.tolist()):
+        for k, i in zip(np.flatnonzero(asked).tolist(), pos[asked].tolist(), strict=True):
             pred[i] = names[k]
             conf[i] = c[k]
     return pred, conf
