@@ -25,7 +25,7 @@ SORTS = (("id", "Import order"), ("confidence", "Least confident first"),
          ("-confidence", "Most confident first"))
 SPLITS = (("pool", "pool"), ("evaluation", "held out"))
 FILTER_KEYS = ("label", "prediction", "min_confidence", "max_confidence", "annotator", "split",
-               "q", "sort")
+               "q", "region", "sort")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from labella.ingest.catalogue import list_catalogue
 from labella.service import auth, projects
 
 PASSWORD = "correct horse"
-PAGES = ("", "/data", "/settings")
+PAGES = ("", "/data", "/map", "/settings")
 
 
 # -- a tiny HTML tree with CSS selectors (tag, #id, .class, [attr], [attr=value], descendant) --
@@ -161,14 +161,15 @@ def test_project_pages_render_for_a_member_with_the_project_tabs(site: Site, pat
     site.sign_in("labeller")
     doc = site.page(f"/projects/{site.text_id}{path}")
     tabs = doc.select("nav.project-nav a[data-tab]")
-    assert [t.text for t in tabs] == ["Label", "Dashboard", "Data", "Settings"]
+    assert [t.text for t in tabs] == ["Label", "Dashboard", "Data", "Map", "Settings"]
     assert [t.attrs["href"] for t in tabs] == [f"/projects/{site.text_id}{p}"
-                                               for p in ("/label", "", "/data", "/settings")]
+                                               for p in ("/label", "", "/data", "/map", "/settings")]
     active = doc.one("nav.project-nav a.active")
     assert active.attrs["aria-current"] == "page"
     assert active.attrs["href"] == f"/projects/{site.text_id}{path}"
     assert doc.one("nav.project-nav a.project-name").text == "Reviews <b>"  # text, not markup
-    assert doc.select("title")[0].text.startswith(("Reviews <b>", "Data · Reviews", "Settings · Reviews"))
+    assert doc.select("title")[0].text.startswith(("Reviews <b>", "Data · Reviews", "Map · Reviews",
+                                                    "Settings · Reviews"))
 
 
 @pytest.mark.parametrize("path", PAGES)
