@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from labella.api.security import MAP_POLICY
 from labella.service import auth
 from labella.service.datamap import MAX_POINTS
 from labella.service.similar import MAX_BULK
@@ -33,5 +34,7 @@ def map_page(request: Request, project_id: int,
     if isinstance(p, Response):
         return p
     has_umap = importlib.util.find_spec("umap") is not None
-    return render(request, "map.html", user=user, project=p, active="map", has_umap=has_umap,
+    page = render(request, "map.html", user=user, project=p, active="map", has_umap=has_umap,
                   colour_by=COLOUR_BY, max_points=MAX_POINTS, max_queue=MAX_BULK)
+    page.headers["Content-Security-Policy"] = MAP_POLICY  # WebGL traces need 'unsafe-eval'
+    return page

@@ -188,6 +188,16 @@ def test_project_pages_send_signed_out_visitors_to_sign_in(site: Site, path: str
     assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"
 
 
+def test_only_the_map_page_lets_plotly_webgl_eval(site: Site) -> None:
+    site.sign_in("labeller")
+    for path, allowed in (("/map", True), ("/data", False)):
+        r = site.client.get(f"/projects/{site.text_id}{path}")
+        scripts = r.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+        assert ("'unsafe-eval'" in scripts) is allowed and "'unsafe-inline'" not in scripts
+    doc = site.page(f"/projects/{site.text_id}/map")
+    assert doc.select("#map-plot") and doc.select("script[src='/static/plotly.min.js']")
+
+
 def test_site_admins_see_every_project(site: Site) -> None:
     site.sign_in("admin")
     doc = site.page(f"/projects/{site.text_id}/settings")

@@ -137,7 +137,7 @@ function draw() {
   }));
   const layout = {
     dragmode: "lasso", uirevision: "map", hovermode: "closest",
-    margin: { l: 10, r: 10, t: 10, b: 10 }, legend: { itemsizing: "constant" },
+    margin: { l: 10, r: 10, t: 10, b: 10 }, showlegend: true, legend: { itemsizing: "constant" },
     xaxis: { showticklabels: false, zeroline: false, showgrid: false },
     yaxis: { showticklabels: false, zeroline: false, showgrid: false, scaleanchor: "x" },
   };
