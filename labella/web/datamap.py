@@ -33,7 +33,10 @@ def map_page(request: Request, project_id: int,
     p = project_or_404(request, user, project_id)
     if isinstance(p, Response):
         return p
-    has_umap = importlib.util.find_spec("umap") is not None
+    try:
+        has_umap = importlib.util.find_spec("umap") is not None
+    except ValueError:  # an entry of None in sys.modules: blocked, as good as missing
+        has_umap = False
     page = render(request, "map.html", user=user, project=p, active="map", has_umap=has_umap,
                   colour_by=COLOUR_BY, max_points=MAX_POINTS, max_queue=MAX_BULK)
     page.headers["Content-Security-Policy"] = MAP_POLICY  # WebGL traces need 'unsafe-eval'

@@ -12,6 +12,7 @@ from labella.service import auth, browse, datamap
 from labella.service.context import ServiceContext
 from labella.service.errors import InvalidRequestError
 from labella.service.importing import start_import
+from labella.service.removal import delete_project
 from tests.service.conftest import reviews, wait_jobs, write_csv
 
 
@@ -90,8 +91,14 @@ def test_new_embeddings_need_a_new_map(ctx: ServiceContext, admin: auth.UserPubl
     assert datamap.map_points(ctx, admin, pid).n_missing == 10
     again = datamap.start_map(ctx, admin, pid)
     assert again.id != first.id  # type: ignore[attr-defined]
-    _made(ctx, again)
+    made = _made(ctx, again)
     assert datamap.map_points(ctx, admin, pid).n_items == 50
+
+    # deleting the project deletes its maps' files
+    blobs = [first.result["blob"], made.result["blob"]]  # type: ignore[attr-defined]
+    assert all(ctx.blobs.exists(b) for b in blobs)
+    delete_project(ctx, admin, pid, confirm="reviews")
+    assert not any(ctx.blobs.exists(b) for b in blobs)
 
 
 def test_projection_helpers() -> None:

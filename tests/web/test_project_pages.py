@@ -3,11 +3,13 @@ dashboard, the data browser and settings. HTML is checked with CSS selectors."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -196,6 +198,21 @@ def test_only_the_map_page_lets_plotly_webgl_eval(site: Site) -> None:
         assert ("'unsafe-eval'" in scripts) is allowed and "'unsafe-inline'" not in scripts
     doc = site.page(f"/projects/{site.text_id}/map")
     assert doc.select("#map-plot") and doc.select("script[src='/static/plotly.min.js']")
+    assert not doc.select("#map-missing")
+
+
+def test_the_map_page_says_what_to_install_without_umap(site: Site,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "umap", None)  # what an absent package looks like
+    site.sign_in("labeller")
+    doc = site.page(f"/projects/{site.text_id}/map")
+    assert "pip install 'labella[map]'" in doc.one("#map-missing").text
+    assert "disabled" in doc.one("#map-refresh").attrs
+    from labella.al.datamap import project_2d
+    from labella.errors import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match=r"labella\[map\]"):
+        project_2d(np.random.default_rng(0).standard_normal((40, 8)))
 
 
 def test_site_admins_see_every_project(site: Site) -> None:
