@@ -120,16 +120,18 @@ class _Blobs:
 _BLOBS = _Blobs()
 
 
-def _embedded(ctx: ServiceContext, project_id: int) -> tuple[str, np.ndarray, np.ndarray, int]:
-    """The current embeddings: featuriser key, item ids (pool then held out), matrix rows
-    in that order (a new array), and how many items wait for featurising."""
+def _embedded(ctx: ServiceContext, project_id: int, *, rows: bool = False
+              ) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """The current embeddings: featuriser key, item ids (pool then held out) and, with
+    ``rows``, their matrix rows in that order (a new array)."""
     with ctx.loops.current(project_id) as st:
         key, pool_ids, eval_ids = st.featuriser_key, st.index.item_ids, st.eval_index.item_ids
-        X, X_eval, waiting = st.X, st.X_eval, st.n_unfeaturised
+        X, X_eval = st.X, st.X_eval
     ids = np.concatenate([pool_ids, eval_ids]).astype(np.int64)
+    if not rows:
+        return key, ids, None
     parts = [a for a in (X, X_eval) if len(a)]
-    rows = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
-    return key, ids, rows, waiting
+    return key, ids, np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
 def _jobs(ctx: ServiceContext, project_id: int, featuriser_key: str) -> tuple[Any, Any]:
@@ -152,7 +154,7 @@ def start_map(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     since), or a new one."""
     with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-    key, ids, _rows, _waiting = _embedded(ctx, project_id)
+    key, ids, _ = _embedded(ctx, project_id)
     ready, latest = _jobs(ctx, project_id, key)
     if latest is not None and latest.status in (QUEUED, RUNNING):
         return latest
@@ -164,7 +166,8 @@ def start_map(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
 
 def run_map(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
     project_id = int(job.params["project_id"])
-    key, ids, X, _waiting = _embedded(ctx, project_id)
+    key, ids, X = _embedded(ctx, project_id, rows=True)
+    assert X is not None
     if key != job.params.get("featuriser_key"):
         raise InvalidRequestError("the project was re-featurised since this map was asked "
                                   "for: ask again")
@@ -179,10 +182,11 @@ def run_map(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
         step[0] = min(step[0] + 1, steps - 1)
         job.progress(step[0], steps, message)
 
+    proj = project_2d(X, seed=project_id, progress=say)
+    del X
     order = np.argsort(ids, kind="stable")
-    proj = project_2d(X[order], seed=project_id, progress=say)
     buf = io.BytesIO()
-    np.savez_compressed(buf, item_ids=ids[order], xy=proj.xy)
+    np.savez_compressed(buf, item_ids=ids[order], xy=proj.xy[order])
     blob = ctx.blobs.put(buf.getvalue(), suffix=".npz")
     job.progress(steps, steps, f"{len(ids)} items mapped ({proj.method}, "
                                f"{proj.seconds:.1f} s)")
@@ -191,7 +195,7 @@ def run_map(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
 
 
 def _coordinates(ctx: ServiceContext, project_id: int) -> tuple[Any, Any, Coordinates | None]:
-    key, _ids, _rows, _waiting = _embedded(ctx, project_id)
+    key, _ids, _ = _embedded(ctx, project_id)
     ready, latest = _jobs(ctx, project_id, key)
     return ready, latest, (_BLOBS.get(ctx, ready.result["blob"]) if ready else None)
 
@@ -204,7 +208,7 @@ def map_points(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
                                   f"got {max_points}")
     with ctx.read_session() as s:
         auth.require_role(s, user, project_id)
-    key, embedded, _rows, _waiting = _embedded(ctx, project_id)
+    key, embedded, _ = _embedded(ctx, project_id)
     ready, latest, coords = _coordinates(ctx, project_id)
     if coords is None:
         status = latest.status if latest is not None else "none"
