@@ -14,7 +14,7 @@
    that are among its 10 nearest on the map) for the map as Labella makes it (PCA to 50
    dimensions, then UMAP), UMAP on the raw 384 dimensions, and plain PCA to 2-D.
 3. **Scale** (``--sizes``, default 100 000): synthetic clustered 384-d unit vectors (as in
-   ``similarity.py``); the whole projection (fit on 30 000, transform the rest), the
+   ``similarity.py``); the whole projection (fitted on every item up to 200 000), the
    sample drawn beyond 50 000 points, and the JSON the map endpoint answers for it.
 """
 

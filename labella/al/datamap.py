@@ -27,8 +27,10 @@ from labella.errors import MissingExtraError
 METHODS = ("umap", "pca")
 PCA_DIMS = 50
 """Embeddings wider than this are reduced to this many principal components first."""
-FIT_MAX = 30_000
-"""UMAP is fitted on at most this many rows; the others are placed with ``transform``."""
+FIT_MAX = 200_000
+"""UMAP is fitted on at most this many rows; the others are placed with ``transform``
+(measured at 100 000 rows: fitting on all of them took two thirds of the time of fitting
+on 30 000 and transforming the rest, for the same trustworthiness)."""
 
 Progress = Callable[[str], None]
 

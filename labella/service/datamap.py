@@ -95,8 +95,9 @@ class MapPoints:
     split: Category = field(default_factory=lambda: Category([], []))
 
 
-class _Blobs:
-    """The last few maps read from the blob store, by key (decoded arrays)."""
+class MapFiles:
+    """The last few maps read from the blob store, by key (decoded arrays); one per
+    service context (``ctx.maps``)."""
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
@@ -115,9 +116,6 @@ class _Blobs:
             while len(self._maps) > self.size:
                 self._maps.popitem(last=False)
         return got
-
-
-_BLOBS = _Blobs()
 
 
 def _embedded(ctx: ServiceContext, project_id: int, *, rows: bool = False
@@ -197,7 +195,7 @@ def run_map(ctx: ServiceContext, job: JobContext) -> dict[str, Any]:
 def _coordinates(ctx: ServiceContext, project_id: int) -> tuple[Any, Any, Coordinates | None]:
     key, _ids, _ = _embedded(ctx, project_id)
     ready, latest = _jobs(ctx, project_id, key)
-    return ready, latest, (_BLOBS.get(ctx, ready.result["blob"]) if ready else None)
+    return ready, latest, (ctx.maps.get(ctx, ready.result["blob"]) if ready else None)
 
 
 def map_points(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
