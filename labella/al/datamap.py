@@ -7,8 +7,8 @@ Index space: every function here answers in *row positions* of the matrix it was
 turning rows into item ids is the caller's business.
 
 How a map is made (:func:`project_2d`): embeddings wider than :data:`PCA_DIMS` are first
-reduced by PCA (UMAP's neighbour search is much faster on 50 dimensions than on 384, and
-the map barely changes); then UMAP is fitted on at most ``fit_max`` rows (a random
+reduced by PCA (UMAP is faster on 100 dimensions than on 384, and the map barely
+changes); then UMAP is fitted on at most ``fit_max`` rows (a random
 sample) and the other rows are placed by ``transform``. ``method="pca"`` is the first two
 principal components: instant, but classes overlap far more (``docs/data-map.md``).
 """
@@ -25,8 +25,9 @@ import numpy as np
 from labella.errors import MissingExtraError
 
 METHODS = ("umap", "pca")
-PCA_DIMS = 50
-"""Embeddings wider than this are reduced to this many principal components first."""
+PCA_DIMS = 100
+"""Embeddings wider than this are reduced to this many principal components first (on
+MiniLM embeddings: as fast as 50 and almost as faithful as none; docs/data-map.md)."""
 FIT_MAX = 200_000
 """UMAP is fitted on at most this many rows; the others are placed with ``transform``
 (measured at 100 000 rows: fitting on all of them took two thirds of the time of fitting
