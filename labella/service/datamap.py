@@ -212,12 +212,11 @@ def map_points(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
         status = latest.status if latest is not None else "none"
         return MapPoints(status, latest, featuriser_key=key, n_missing=len(embedded))
     with ctx.read_session() as s:
-        present = np.array(sorted(s.scalars(select(Item.id).where(
-            Item.project_id == project_id))), dtype=np.int64)
-        labels = current_labels(s, project_id)
-        users = dict(s.execute(select(User.id, User.username)).all())
         splits = dict(s.execute(select(Item.id, Item.split).where(
             Item.project_id == project_id)).all())
+        labels = current_labels(s, project_id)
+        users = dict(s.execute(select(User.id, User.username)).all())
+    present = np.fromiter(splits, dtype=np.int64, count=len(splits))
     alive = np.isin(coords.item_ids, present)  # items deleted since drop out
     ids, xy = coords.item_ids[alive], coords.xy[alive]
     shown = display_sample(len(ids), max_points, seed=project_id,
