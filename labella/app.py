@@ -16,6 +16,7 @@ from labella import __version__
 from labella.api import errors
 from labella.api.routes import router
 from labella.api.routes_accounts import router as accounts_router
+from labella.api.routes_map import router as map_router
 from labella.api.routes_review import router as review_router
 from labella.api.routes_search import router as search_router
 from labella.api.routes_teams import router as teams_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None,
     errors.install(app)
     app.include_router(router)
     app.include_router(review_router)
+    app.include_router(map_router)
     app.include_router(search_router)
     app.include_router(teams_router)
     app.include_router(accounts_router)

@@ -462,6 +462,22 @@ class Project(ProjectAdminMethods, TeamMethods):
             "POST", f"/api/projects/{self.id}/auto-accept/undo", json={"batch": batch})
         return result
 
+    # -- data map ----------------------------------------------------------------------
+
+    def data_map(self, *, refresh: bool = False, max_points: int | None = None,
+                 timeout: float = 3600.0) -> dict[str, Any]:
+        """The project's data map (a 2-D UMAP projection of its embeddings), made first if
+        needed (a background job, waited for; ``refresh`` makes it again). Returns parallel
+        columns: ``ids``, ``x``, ``y``, ``confidence``, and ``label``, ``prediction``,
+        ``annotator``, ``split`` as ``{"values": [...], "codes": [...]}`` (-1: none); with
+        ``n_items``, ``n_shown`` (a sample beyond ``max_points``, at most 50 000) and the job."""
+        Job(self._c, self._c.request("POST", f"/api/projects/{self.id}/map",
+                                     params={"refresh": refresh})).wait(timeout)
+        result: dict[str, Any] = self._c.request(
+            "GET", f"/api/projects/{self.id}/map",
+            params={"max_points": max_points} if max_points else None)
+        return result
+
     # -- similarity search -----------------------------------------------------------
 
     def similar(self, item_id: int, k: int = 10, *, unlabelled_only: bool = False

@@ -178,3 +178,14 @@ def test_first_labels_compares_the_heads_on_the_same_draws() -> None:
     sizes = {len(v) for v in acc.values()}
     assert len(sizes) == 1 and 0 < sizes.pop() < 12  # one-class draws are skipped
     assert all(np.all((v >= 0) & (v <= 100)) for v in acc.values())
+
+
+def test_data_map_figures_are_computed_as_documented() -> None:
+    from benchmarks.data_map import knn_preservation, payload, quality
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 8))
+    assert knn_preservation(X, X) == 1.0  # a map equal to the space keeps every neighbour
+    assert quality(X, X[:, :2])["knn10_preserved"] < 0.6
+    got = payload(60_000, rng.standard_normal((60_000, 2)))
+    assert got["points_shown"] == 50_000 and got["json_gzip_bytes"] < got["json_bytes"]

@@ -293,15 +293,19 @@ def list_items(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
                min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
                max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
                annotator: Filter = None, split: Filter = None, q: Filter = None,
-               source: Literal["human", "import", "model"] | None = None,
+               source: Literal["human", "import", "review", "model"] | None = None,
                difficulty: Literal["easy", "medium", "hard"] | None = None,
+               region: Annotated[str | None, Query(
+                   max_length=LIMITS.max_text_chars,
+                   description="a polygon on the data map, 'x1,y1;x2,y2;x3,y3;...': the "
+                               "items whose map point is inside")] = None,
                sort: Literal["id", "confidence", "-confidence"] = "id",
                offset: Annotated[int, Query(ge=0, le=LIMITS.max_id)] = 0,
                limit: Annotated[int, Query(ge=1, le=LIMITS.max_page)] = 50) -> dict[str, Any]:
     """Items filtered by current label (``__unlabeled__`` for none), model prediction,
     confidence range, annotator, split, text, the current label's ``source`` (``model``:
     accepted from the model) and the difficulty of unlabelled items (calibrated
-    confidence: ``easy`` >= 0.9, ``hard`` < 0.6)."""
+    confidence: ``easy`` >= 0.9, ``hard`` < 0.6), and a region of the data map."""
     from dataclasses import asdict
 
     from labella.service.browse import list_items as browse
@@ -309,7 +313,7 @@ def list_items(project_id: ProjectId, ctx: Ctx, user: CurrentUser,
     page = browse(ctx, user, project_id, label=label, prediction=prediction,
                   min_confidence=min_confidence, max_confidence=max_confidence,
                   annotator=annotator, split=split, q=q, source=source,
-                  difficulty=difficulty, sort=sort, offset=offset, limit=limit)
+                  difficulty=difficulty, region=region, sort=sort, offset=offset, limit=limit)
     return asdict(page)
 
 

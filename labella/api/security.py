@@ -37,6 +37,11 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
 """Every page: only this server's scripts (no inline script; JSON data blocks are not run).
 Inline *styles* are allowed because Plotly sets them on the charts it draws."""
 
+MAP_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+"""The data map page: Plotly's WebGL traces compile their shaders' drawing code with
+``new Function`` (the regl library), which only ``'unsafe-eval'`` allows; scripts still
+come from this server only, none inline."""
+
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
                "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
                "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "

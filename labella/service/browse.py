@@ -1,5 +1,6 @@
 """The data browser: a project's items, filtered by label, prediction, confidence,
-annotator, split, label source (people or model-accepted) and difficulty, a page at a time.
+annotator, split, label source (people or model-accepted), difficulty and region of the
+data map, a page at a time.
 
 Current labels come from the annotation history; predictions and confidences
 from the loop's current model (pool items only; evaluation items are scored by
@@ -68,7 +69,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
                min_confidence: float | None = None, max_confidence: float | None = None,
                annotator: str | None = None, split: str | None = None, q: str | None = None,
                source: str | None = None, difficulty: str | None = None,
-               sort: Literal["id", "confidence", "-confidence"] = "id",
+               region: str | None = None, sort: Literal["id", "confidence", "-confidence"] = "id",
                offset: int = 0, limit: int = 50) -> ItemPage:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
@@ -81,6 +82,11 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     if difficulty not in (None, *DIFFICULTIES):
         raise InvalidRequestError(
             f"difficulty must be one of {', '.join(DIFFICULTIES)}; got {difficulty!r}")
+    polygon = None
+    if region:
+        from labella.service.datamap import parse_region
+
+        polygon = parse_region(region)
     with ctx.sessions() as s:
         auth.require_role(s, user, project_id)
         rows = s.execute(select(Item.id, Item.split, Item.text).where(Item.project_id == project_id)
@@ -91,6 +97,10 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     keep = np.ones(len(ids), dtype=bool)
     if split:
         keep &= np.array([r[1] == split for r in rows], dtype=bool)
+    if polygon is not None:
+        from labella.service.datamap import items_in_region
+
+        keep &= np.isin(ids, items_in_region(ctx, project_id, polygon))
     if q:
         needle = q.lower()
         keep &= np.array([needle in (r[2] or "").lower() for r in rows], dtype=bool)
@@ -108,7 +118,7 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     band = dict(zip(band_ids.tolist(), bands.tolist(), strict=True))
     if difficulty is not None:
         keep &= np.array([band.get(i) == difficulty for i in ids.tolist()], dtype=bool)
-    pred, conf = _predictions(ctx, project_id, ids)
+    pred, conf = predictions(ctx, project_id, ids)
     if prediction is not None:
         keep &= np.array([p is not None and prediction in p for p in pred], dtype=bool)
     if min_confidence is not None:
@@ -137,25 +147,27 @@ def list_items(ctx: ServiceContext, user: auth.UserPublic, project_id: int, *,
     return ItemPage(out, len(sel), offset, limit)
 
 
-def _predictions(ctx: ServiceContext, project_id: int, ids: np.ndarray
+def predictions(ctx: ServiceContext, project_id: int, ids: np.ndarray
                  ) -> tuple[list[list[str] | None], np.ndarray]:
-    """The current model's suggestion and confidence for each id (``None`` / NaN if none)."""
+    """The current model's suggestion and confidence for each of ``ids`` (sorted item ids;
+    ``None`` / NaN where there is none)."""
     st = ctx.loops.state(project_id)
     pred: list[list[str] | None] = [None] * len(ids)
     conf = np.full(len(ids), np.nan)
     with st.lock:
         head, proba = st.head, st.proba
         pool_ids, eval_ids, X_eval = st.index.item_ids, st.eval_index.item_ids, st.X_eval
-    if head is None or proba is None:
+    if head is None or proba is None or not len(ids):
         return pred, conf
     for where, p in ((pool_ids, proba), (eval_ids, head.predict_proba(X_eval) if len(eval_ids)
                                          else None)):
         if p is None or not len(where):
             continue
-        pos = np.searchsorted(ids, where)
+        pos = np.minimum(np.searchsorted(ids, where), len(ids) - 1)
+        asked = ids[pos] == where
         names = st.task.from_prediction(p, st.label_names)
         c = st.task.confidence(p)
-        for k, i in enumerate(pos.tolist()):
+        for k, i in zip(np.flatnonzero(asked).tolist(), pos[asked].tolist(), strict=True):
             pred[i] = names[k]
             conf[i] = c[k]
     return pred, conf

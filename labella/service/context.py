@@ -53,6 +53,9 @@ class ServiceContext:
         from labella.service.simindex import SimilarityIndexes
 
         self.similar = SimilarityIndexes()
+        from labella.service.datamap import MapFiles
+
+        self.maps = MapFiles()
         from labella.service.handlers import register_handlers
 
         register_handlers(self)

@@ -21,6 +21,7 @@ def _bind(ctx: ServiceContext, fn: Runner) -> Handler:
 
 
 def register_handlers(ctx: ServiceContext) -> None:
+    from labella.service.datamap import MAP_KIND, run_map
     from labella.service.featurising import run_featurise
     from labella.service.importing import run_import
     from labella.service.review import SCAN_KIND, run_scan
@@ -30,3 +31,4 @@ def register_handlers(ctx: ServiceContext) -> None:
     ctx.handlers.register("featurise", _bind(ctx, run_featurise), resumable=True)
     ctx.handlers.register("retrain", _bind(ctx, run_retrain), resumable=True)
     ctx.handlers.register(SCAN_KIND, _bind(ctx, run_scan), resumable=True)
+    ctx.handlers.register(MAP_KIND, _bind(ctx, run_map), resumable=True)

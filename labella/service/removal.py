@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from labella.service import auth
+from labella.service.datamap import MAP_KIND
 from labella.service.errors import InvalidRequestError
 from labella.store.items import Item
 from labella.store.projects import Project
@@ -62,10 +63,13 @@ def delete_project(ctx: ServiceContext, user: auth.UserPublic, project_id: int, 
         raise InvalidRequestError(f"to delete the project, confirm with its exact name "
                                   f"({name!r}); got {confirm[:200]!r}")
     cancelled = 0
+    maps: set[str] = set()  # data maps' coordinate files (labella.service.datamap)
     for job in ctx.jobs.list(project_id=project_id, limit=10_000):
         if not job.terminal:
             ctx.jobs.cancel(job.id)
             cancelled += 1
+        if job.kind == MAP_KIND and job.result and job.result.get("blob"):
+            maps.add(str(job.result["blob"]))
     with ctx.session() as s:
         rows = s.execute(select(Item.content_hash, Item.blob_key)
                          .where(Item.project_id == project_id)).all()
@@ -83,7 +87,7 @@ def delete_project(ctx: ServiceContext, user: auth.UserPublic, project_id: int, 
         s.execute(delete(Project).where(Project.id == project_id))
     ctx.loops.forget(project_id)
     gone_blobs = 0
-    for key in sorted(blobs - shared_blobs):
+    for key in sorted((blobs - shared_blobs) | maps):
         ctx.blobs.delete(key)
         gone_blobs += 1
     gone_vectors = ctx.cache.forget([h.encode("ascii") for h in hashes - shared_hashes])

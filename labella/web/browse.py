@@ -27,7 +27,7 @@ SPLITS = (("pool", "pool"), ("evaluation", "held out"))
 SOURCES = (("human", "people"), ("model", "accepted from the model"), ("import", "imported"))
 DIFFICULTIES = ("easy", "medium", "hard")
 FILTER_KEYS = ("label", "prediction", "min_confidence", "max_confidence", "annotator", "split",
-               "source", "difficulty", "q", "sort")
+               "source", "difficulty", "q", "region", "sort")
 
 
 @dataclass(frozen=True)

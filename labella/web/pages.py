@@ -4,6 +4,7 @@ from labella.web import (
     accounts,  # noqa: F401
     browse,  # noqa: F401
     dashboard,  # noqa: F401
+    datamap,  # noqa: F401
     disagreements,  # noqa: F401
     label,  # noqa: F401
     review,  # noqa: F401

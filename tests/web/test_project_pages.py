@@ -3,11 +3,13 @@ dashboard, the data browser and settings. HTML is checked with CSS selectors."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,7 +20,7 @@ from labella.ingest.catalogue import list_catalogue
 from labella.service import auth, projects
 
 PASSWORD = "correct horse"
-PAGES = ("", "/data", "/settings")
+PAGES = ("", "/data", "/map", "/settings")
 
 
 # -- a tiny HTML tree with CSS selectors (tag, #id, .class, [attr], [attr=value], descendant) --
@@ -162,14 +164,15 @@ def test_project_pages_render_for_a_member_with_the_project_tabs(site: Site, pat
     site.sign_in("labeller")
     doc = site.page(f"/projects/{site.text_id}{path}")
     tabs = doc.select("nav.project-nav a[data-tab]")
-    assert [t.text for t in tabs] == ["Label", "Dashboard", "Data", "Settings"]
+    assert [t.text for t in tabs] == ["Label", "Dashboard", "Data", "Map", "Settings"]
     assert [t.attrs["href"] for t in tabs] == [f"/projects/{site.text_id}{p}"
-                                               for p in ("/label", "", "/data", "/settings")]
+                                               for p in ("/label", "", "/data", "/map", "/settings")]
     active = doc.one("nav.project-nav a.active")
     assert active.attrs["aria-current"] == "page"
     assert active.attrs["href"] == f"/projects/{site.text_id}{path}"
     assert doc.one("nav.project-nav a.project-name").text == "Reviews <b>"  # text, not markup
-    assert doc.select("title")[0].text.startswith(("Reviews <b>", "Data · Reviews", "Settings · Reviews"))
+    assert doc.select("title")[0].text.startswith(("Reviews <b>", "Data · Reviews", "Map · Reviews",
+                                                    "Settings · Reviews"))
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -186,6 +189,31 @@ def test_project_pages_are_404_for_non_members_and_missing_projects(site: Site, 
 def test_project_pages_send_signed_out_visitors_to_sign_in(site: Site, path: str) -> None:
     r = site.client.get(path, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"
+
+
+def test_only_the_map_page_lets_plotly_webgl_eval(site: Site) -> None:
+    site.sign_in("labeller")
+    for path, allowed in (("/map", True), ("/data", False)):
+        r = site.client.get(f"/projects/{site.text_id}{path}")
+        scripts = r.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+        assert ("'unsafe-eval'" in scripts) is allowed and "'unsafe-inline'" not in scripts
+    doc = site.page(f"/projects/{site.text_id}/map")
+    assert doc.select("#map-plot") and doc.select("script[src='/static/plotly.min.js']")
+    assert not doc.select("#map-missing")
+
+
+def test_the_map_page_says_what_to_install_without_umap(site: Site,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "umap", None)  # what an absent package looks like
+    site.sign_in("labeller")
+    doc = site.page(f"/projects/{site.text_id}/map")
+    assert "pip install 'labella[map]'" in doc.one("#map-missing").text
+    assert "disabled" in doc.one("#map-refresh").attrs
+    from labella.al.datamap import project_2d
+    from labella.errors import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match=r"labella\[map\]"):
+        project_2d(np.random.default_rng(0).standard_normal((40, 8)))
 
 
 def test_site_admins_see_every_project(site: Site) -> None:

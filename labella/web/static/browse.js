@@ -202,6 +202,12 @@ form.addEventListener("reset", (e) => {
     if (input.tagName === "SELECT") input.selectedIndex = 0;
     else if (input.tagName === "INPUT") input.value = "";
   }
+  if ($("region-filter")) $("region-filter").hidden = true;
+  changed(0);
+});
+$("region-clear")?.addEventListener("click", () => {
+  form.elements.region.value = "";
+  $("region-filter").hidden = true;
   changed(0);
 });
 $("prev").addEventListener("click", () => { offset = Math.max(0, offset - pageSize); load(); });
