@@ -351,9 +351,13 @@ class ProjectLoops:
             on = relabel_on(st.settings) and res.proba is not None and not st.multi_label
         if not on:
             return None
-        with self._readers() as s:
-            answers = standing_answers(s, st.project_id)
-        scores = relabel_candidates(st, answers, proba=res.proba, queue=res.rows)
+        try:
+            with self._readers() as s:
+                answers = standing_answers(s, st.project_id)
+            scores = relabel_candidates(st, answers, proba=res.proba, queue=res.rows)
+        except Exception:  # no second opinions this time; the refit itself stands
+            log.exception("relabel candidates of project %d failed", st.project_id)
+            return None
         ids = st.index.ids(list(scores)).tolist() if scores else []
         return dict(zip(ids, scores.values(), strict=True))
 

@@ -51,7 +51,8 @@ def test_a_second_opinion_goes_to_another_annotator_only_with_the_mode_on(
     second = [it.id for it in got if it.reason.strategy == RELABEL_REASON]
     assert second and set(second) <= set(by_a) - set(by_b)  # a's items, never b's own
     assert len(second) == 10
-    assert all(it.reason.score is not None for it in got if it.id in second)
+    assert all(it.reason.score is not None and it.explanation.startswith("second opinion")
+               for it in got if it.id in second)
     assert not {it.id for it in a.next(n=10)} & set(by_a)  # never back to the one who answered
     b.annotate(second[0], label=truth[by_a[second[0]]])
     assert p.item(second[0])["n_answers"] == 2
