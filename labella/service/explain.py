@@ -15,6 +15,7 @@ import numpy as np
 
 AUDIT_PREFIX = "random (audit"
 COLD_PREFIX = "random (cold start"
+SECOND_PREFIX = "second opinion"
 TORN_RATIO = 0.5
 """Two labels "tear" the model when the runner-up has at least this share of the top's probability."""
 
@@ -52,6 +53,8 @@ def why_item(strategy: str, *, top: Sequence[tuple[str, float]] | None, multi_la
     if strategy.startswith(AUDIT_PREFIX):
         text = ("picked at random, to check that active learning beats random sampling on "
                 "this project")
+    elif strategy.startswith(SECOND_PREFIX):
+        text = strategy  # already a sentence: why another answer is worth more than a new item
     elif strategy.startswith(COLD_PREFIX) or not top:
         text = "picked at random"
     elif multi_label:

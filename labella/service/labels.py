@@ -174,9 +174,10 @@ def _vote(R: np.ndarray, n_classes: int, method: str, P: np.ndarray, has_p: np.n
 
 
 def consensus_method(settings: dict[str, object]) -> str:
-    """``latest`` (one answer per item asked for: the latest answer counts, as before teams),
-    else the project's ``consensus`` setting."""
-    if int(settings.get("labels_per_item") or 1) <= 1:  # type: ignore[call-overload]
+    """``latest`` (one answer per item asked for and no second opinions: the latest answer
+    counts, as before teams), else the project's ``consensus`` setting."""
+    per_item = int(settings.get("labels_per_item") or 1)  # type: ignore[call-overload]
+    if per_item <= 1 and settings.get("relabel") != "activelab":
         return "latest"
     return str(settings.get("consensus") or "majority")
 

@@ -53,6 +53,10 @@ PINNED_REASON = "queued by you (similarity search)"
 """The reason shown for an item the annotator queued for themselves (:mod:`labella.service.pins`)."""
 OVERLAP_REASON = "another opinion (the project asks for several answers per item)"
 """The reason shown for an item served again because it needs more answers (overlap)."""
+RELABEL_REASON = ("second opinion: the answers so far disagree or the model doubts them "
+                  "(ActiveLab)")
+"""The reason shown for a labelled item whose second opinion is worth more than a new label
+(the ``relabel`` setting, :mod:`labella.service.relabel`)."""
 
 
 class LoopManager(ProjectLoops):
@@ -113,7 +117,9 @@ class LoopManager(ProjectLoops):
                 if row not in chosen and row not in skipped and st.can_share(row, user_id, now):
                     chosen.add(row)
                     shared.add(row)
-                    picked.append((row, None, OVERLAP_REASON, st.version))
+                    score = st.relabel.get(row)
+                    picked.append((row, score, OVERLAP_REASON if score is None else RELABEL_REASON,
+                                   st.version))
             rk = st.ranked
             audit_picks: set[int] = set()
             if rk is not None:

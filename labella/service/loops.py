@@ -26,6 +26,7 @@ from labella.al import audit
 from labella.service.errors import NotFoundError
 from labella.service.labels import consensus_method
 from labella.service.refit import RefitResult, Snapshot, refit
+from labella.service.relabel import relabel_candidates, standing_answers
 from labella.service.state import (
     ProjectState,
     Ranked,
@@ -34,6 +35,7 @@ from labella.service.state import (
     load_state,
     project_pipeline,
     project_settings,
+    relabel_on,
     stop_rows,
 )
 from labella.store.events import ProjectEvent
@@ -211,7 +213,7 @@ class ProjectLoops:
                 st.stop_rows = stop_rows(len(st.index), settings, seed=project_id)
                 st.stop_history.clear()
             st.labels_changed += 1  # the head and queue are behind until the next refit
-            overlap = ("labels_per_item", "overlap_share")
+            overlap = ("labels_per_item", "overlap_share", "relabel")
             if any(settings.get(k) != old_settings.get(k) for k in overlap):
                 st.update_pending()  # items may need more (or fewer) answers now
             relabel = consensus_method(settings) != old_consensus
@@ -312,10 +314,14 @@ class ProjectLoops:
     def _refit_locked(self, st: ProjectState) -> RefitResult:
         snap = self._snapshot(st)
         res = refit(snap)
+        relabel = self._relabel_ids(st, res)
         version = self._record_version(st, res)
         with st.lock:
             if res.labels_changed >= st.applied_changes:
                 st.head, st.proba = res.head, res.proba
+                if relabel is not None:  # by item id: the answers may have moved on meanwhile
+                    rows = {st.index.row(i): v for i, v in relabel.items()}
+                    st.set_relabel({r: v for r, v in rows.items() if r is not None})
                 st.ranked = Ranked(res.rows, res.scores, res.strategy, version, res.audit)
                 st.version = version
                 st.applied_changes = res.labels_changed
@@ -330,11 +336,30 @@ class ProjectLoops:
                 st.audit_history.append(res.estimate)
             switch = (res.estimate is not None and st.pipeline.switch_when_losing
                       and audit.should_switch(st.audit_history))
+            if not relabel_on(st.settings) and st.relabel:
+                st.set_relabel({})
             st.ready.set()
         self.refits += 1
         if switch and res.estimate is not None:
             self._switch_to_random(st.project_id, res.estimate)
         return res
+
+    def _relabel_ids(self, st: ProjectState, res: RefitResult) -> dict[int, float] | None:
+        """With the ``relabel`` setting on: the second-opinion candidates under this refit's
+        model (:mod:`labella.service.relabel`), item id -> score; ``None`` when off."""
+        with st.lock:
+            on = relabel_on(st.settings) and res.proba is not None and not st.multi_label
+        if not on:
+            return None
+        try:
+            with self._readers() as s:
+                answers = standing_answers(s, st.project_id)
+            scores = relabel_candidates(st, answers, proba=res.proba, queue=res.rows)
+        except Exception:  # no second opinions this time; the refit itself stands
+            log.exception("relabel candidates of project %d failed", st.project_id)
+            return None
+        ids = st.index.ids(list(scores)).tolist() if scores else []
+        return dict(zip(ids, scores.values(), strict=True))
 
     def _switch_to_random(self, project_id: int, est: audit.AuditEstimate) -> None:
         """The audit says active learning is losing: query at random from now on, and say so

@@ -19,7 +19,7 @@ from labella.features.registry import default_featuriser_name, fallback_warning
 from labella.service import auth
 from labella.service.errors import ConflictError, InvalidRequestError, NotFoundError
 from labella.service.hotkeys import check_hotkeys
-from labella.service.state import DEFAULT_SETTINGS, project_settings
+from labella.service.state import DEFAULT_SETTINGS, RELABEL_MODES, project_settings
 from labella.store.annotations import Annotation
 from labella.store.items import Item
 from labella.store.models import READY, ModelVersion
@@ -159,8 +159,8 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_overlap_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """``labels_per_item`` (1-5), ``overlap_share`` (0-1) and ``consensus`` (a method of
-    :mod:`labella.al.consensus`), normalised; the keys not given are left out."""
+    """``labels_per_item`` (1-5), ``overlap_share`` (0-1), ``consensus`` (a method of
+    :mod:`labella.al.consensus`) and ``relabel`` (``off`` or ``activelab``), normalised; the keys not given are left out."""
     out: dict[str, Any] = {}
     if settings.get("labels_per_item") is not None:
         v = settings["labels_per_item"]
@@ -176,6 +176,9 @@ def check_overlap_settings(settings: dict[str, Any]) -> dict[str, Any]:
                 f"overlap_share must be a number in 0..1 (the share of items that get "
                 f"labels_per_item answers; 1: every item); got {v!r}")
         out["overlap_share"] = float(v)
+    if settings.get("relabel") is not None and settings["relabel"] not in RELABEL_MODES:
+        raise InvalidRequestError(f"relabel must be one of {', '.join(RELABEL_MODES)}; "
+                                  f"got {settings['relabel']!r}")
     if settings.get("consensus") is not None and settings["consensus"] not in CONSENSUS_METHODS:
         raise InvalidRequestError(f"consensus must be one of {', '.join(CONSENSUS_METHODS)}; "
                                   f"got {settings['consensus']!r}")

@@ -51,6 +51,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "labels_per_item": 1,
     "overlap_share": 0.0,
     "consensus": "majority",
+    "relabel": "off",
 }
 """Loop settings of a new project; ``settings`` on the project overrides them."""
 
@@ -65,6 +66,20 @@ def overlap_item(item_id: int, share: float) -> bool:
     if share >= 1.0:
         return True
     return ((item_id * 0x9E3779B1) % 2**32) / 2**32 < share
+
+
+RELABEL_MODES = ("off", "activelab")
+"""``relabel`` setting: ``activelab`` asks for a second opinion on a labelled item where
+ActiveLab finds one worth more than a new label (:mod:`labella.service.relabel`)."""
+
+
+def relabel_on(settings: dict[str, Any]) -> bool:
+    return settings.get("relabel") == "activelab"
+
+
+def relabel_cap(settings: dict[str, Any]) -> int:
+    """The most answers a second-opinion candidate may get."""
+    return max(int(settings.get("labels_per_item") or 1), 2)
 
 
 def project_pipeline(project: Project) -> Pipeline:
@@ -177,6 +192,9 @@ class ProjectState:
     many as answers are still needed); ``leases`` holds unlabelled rows, one annotator each."""
     closed: set[int] = field(default_factory=set)
     """Pool rows a reviewer decided: they need no more answers."""
+    relabel: dict[int, float] = field(default_factory=dict)
+    """Pool rows worth a second opinion more than a new label (``relabel`` setting
+    ``activelab``): row -> ActiveLab score, lowest first; set by the refitter."""
     stop_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     stop_history: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=6))
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -248,10 +266,18 @@ class ProjectState:
     def needed_answers(self, row: int) -> int:
         """How many annotators' answers pool row ``row`` should get."""
         k = int(self.settings.get("labels_per_item") or 1)
+        if row in self.relabel and relabel_on(self.settings):
+            return relabel_cap(self.settings)  # a second opinion is worth more than a new label
         if k <= 1:
             return 1
         share = float(self.settings.get("overlap_share") or 0.0)
         return k if overlap_item(int(self.index.item_ids[row]), share) else 1
+
+    def set_relabel(self, scores: dict[int, float]) -> None:
+        """Replace the second-opinion candidates (row -> score) and recompute which rows
+        still need answers (caller holds ``lock``)."""
+        old, self.relabel = self.relabel, dict(scores)
+        self.update_pending([*old, *(r for r in scores if r not in old)])
 
     def update_pending(self, rows: Any = None) -> None:
         """Recompute whether ``rows`` (default: every answered row) still need answers."""

@@ -415,6 +415,7 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     page.fill("input[name=overlap_share]", "0.5")
     page.fill("input[name=labels_per_item]", "2")
     page.select_option("select[name=consensus]", "dawid_skene")
+    page.select_option("select[name=relabel]", "activelab")
     page.fill("input[name=exploration]", "0.2")
     page.select_option("select[name=strategy]", "entropy")
     assert "entropy" in page.inner_text("[data-explains=strategy]").lower()
@@ -426,6 +427,7 @@ def test_settings_members_relabel_and_wizard_errors(page_expecting_4xx: Any,
     assert saved["settings"]["batch_size"] == 5 and saved["settings"]["exploration"] == 0.2
     assert (saved["settings"]["labels_per_item"], saved["settings"]["overlap_share"],
             saved["settings"]["consensus"]) == (2, 0.5, "dawid_skene")
+    assert saved["settings"]["relabel"] == "activelab"
 
     # members: add, change the role, remove (a second click confirms)
     page.fill("#member-form input[name=username]", "labeller")

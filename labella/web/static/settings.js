@@ -25,7 +25,7 @@ function clearErrors() {
 /** The field an API error message is about: check_settings names the setting first. */
 export function fieldOf(message) {
   const m = message.toLowerCase();
-  for (const f of ["batch_size", "exploration", "label_budget", "cold_start", "hotkeys",
+  for (const f of ["relabel", "batch_size", "exploration", "label_budget", "cold_start", "hotkeys",
                    "overlap_share", "labels_per_item", "consensus"]) if (m.includes(f)) return f;
   if (m.includes("head")) return "head";
   if (m.includes("strategy")) return "strategy";
@@ -61,7 +61,7 @@ async function saveSettings(ev) {
       label_budget: number(e.label_budget.value), cold_start: e.cold_start.value || null,
       audit_share: number(e.audit_share.value),
       labels_per_item: number(e.labels_per_item.value), overlap_share: number(e.overlap_share.value),
-      consensus: e.consensus.value,
+      consensus: e.consensus.value, relabel: e.relabel.value,
       hotkeys: parseHotkeys(e.hotkeys.value),
     },
   };
