@@ -164,6 +164,10 @@ class ProjectLoops:
                 raise
             with old.lock:
                 replayed = carry_over(old, new)
+                if new.settings != old.settings or new.pipeline != old.pipeline:
+                    # settings changed while the new state was read: ``old`` has taken
+                    # them in place (apply_settings), ``new`` has those of its read
+                    _take_settings(new, old.pipeline, old.settings)
                 self._states[project_id] = new
         if replayed:
             self.mark_dirty(project_id)
@@ -206,17 +210,7 @@ class ProjectLoops:
                 raise NotFoundError(f"no project with id {project_id}")
             pipeline, settings = project_pipeline(project), project_settings(project)
         with self._current(self.state(project_id)) as st:
-            old_stop = int(st.settings.get("stop_set_size") or 1000)
-            old_consensus, old_settings = consensus_method(st.settings), st.settings
-            st.pipeline, st.settings = pipeline, settings
-            if int(settings.get("stop_set_size") or 1000) != old_stop:
-                st.stop_rows = stop_rows(len(st.index), settings, seed=project_id)
-                st.stop_history.clear()
-            st.labels_changed += 1  # the head and queue are behind until the next refit
-            overlap = ("labels_per_item", "overlap_share", "relabel")
-            if any(settings.get(k) != old_settings.get(k) for k in overlap):
-                st.update_pending()  # items may need more (or fewer) answers now
-            relabel = consensus_method(settings) != old_consensus
+            relabel = _take_settings(st, pipeline, settings)
         self.mark_dirty(project_id)
         if relabel:  # every item with several answers may get another training target
             self.request_reload(project_id)
@@ -398,6 +392,23 @@ class ProjectLoops:
                 n_labels=res.n_labels, metrics=res.metrics)
             s.add(mv)
         return last + 1
+
+
+def _take_settings(st: ProjectState, pipeline: Any, settings: dict[str, Any]) -> bool:
+    """Put new loop settings into a state in place (the caller holds its lock); returns
+    whether the consensus method changed (every item with several answers may then get
+    another training target: the caller reloads)."""
+    old_stop = int(st.settings.get("stop_set_size") or 1000)
+    old_consensus, old_settings = consensus_method(st.settings), st.settings
+    st.pipeline, st.settings = pipeline, settings
+    if int(settings.get("stop_set_size") or 1000) != old_stop:
+        st.stop_rows = stop_rows(len(st.index), settings, seed=st.project_id)
+        st.stop_history.clear()
+    st.labels_changed += 1  # the head and queue are behind until the next refit
+    overlap = ("labels_per_item", "overlap_share", "relabel")
+    if any(settings.get(k) != old_settings.get(k) for k in overlap):
+        st.update_pending()  # items may need more (or fewer) answers now
+    return consensus_method(settings) != old_consensus
 
 
 def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
