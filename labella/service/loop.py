@@ -306,10 +306,14 @@ class LoopManager(ProjectLoops):
         answers."""
         with self._current(self.state(project_id)) as cur:
             every = consensus_method(cur.settings) == "dawid_skene"
-        labels: dict[int, CurrentLabel] = current_labels(
-            s, project_id, item_ids=None if every else [item_id],
-            proba_for=self.proba_for(project_id))
-        s.rollback()  # no transaction open while this waits for the loop's lock
+        s.rollback()  # no write transaction open while this waits for the loop's lock
+        # read in a read session: the model's probabilities for a tie are read under the
+        # loop's lock, which must never be awaited while holding the database write lock
+        # (a thread holding the loop's lock may be queued for that write lock)
+        with self._readers() as rs:
+            labels: dict[int, CurrentLabel] = current_labels(
+                rs, project_id, item_ids=None if every else [item_id],
+                proba_for=self.proba_for(project_id))
         targets: dict[int, list[str] | None] = {
             i: c.labels for i, c in labels.items() if i == item_id or c.n_answers >= 2}
         targets.setdefault(item_id, None)  # no answer left: unlabelled
