@@ -71,7 +71,9 @@ def discard(path: Path) -> None:
 def _items(ctx: ServiceContext, project: Project, include_unlabeled: bool,
            served: dict[int, tuple[list[str] | None, float | None, int]],
            version: str | None = None) -> Iterator[ExportItem]:
-    with ctx.sessions() as s:
+    # a read session: an export reads for a while, and must not hold the SQLite write
+    # lock meanwhile (nor hold it while the tie-breaking probabilities wait for the loop)
+    with ctx.readers() as s:
         labels = snapshot_labels(s, project.id, version) if version else \
             current_labels(s, project.id, proba_for=ctx.loops.proba_for(project.id))
         users = dict(s.execute(select(User.id, User.username)).all())

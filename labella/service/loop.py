@@ -348,6 +348,7 @@ class LoopManager(ProjectLoops):
         s.commit()  # durable before it is acknowledged
         ids = [a.item_id for a in anns]
         now = current_labels(s, project_id, item_ids=ids)
+        s.rollback()  # the read's transaction ends before this waits for the loop's lock
         changes = [Change(i, "pool", "label", now[i].labels if i in now else None,
                           model=i in now and now[i].source == "model") for i in ids]
         with self._current(st) as cur:
